@@ -1,0 +1,67 @@
+// Who is calling: the admin (admin key, constant-time) or a user (passport), from X-API-Key or
+// Authorization: Bearer. A passport is never an admin key and the admin key is never a passport.
+import type { FastifyRequest } from 'fastify';
+import type { Principal, AuthKind } from '../api/http';
+import { unauthorized } from '../errors';
+import { secretEquals } from './keys';
+import type { Store } from '../store';
+import type { PassportRow } from '../store';
+
+export function credentialFrom(headers: FastifyRequest['headers']): string | undefined {
+  const x = headers['x-api-key'];
+  if (typeof x === 'string' && x.trim()) return x.trim();
+  const auth = headers.authorization;
+  if (typeof auth === 'string') {
+    const m = /^Bearer\s+(.+)$/i.exec(auth.trim());
+    if (m) return m[1]!.trim();
+  }
+  return undefined;
+}
+
+const TOUCH_EVERY_MS = 60_000;
+
+export function createAuthenticator(deps: {
+  adminKey: string;
+  store: Store;
+  authenticatePassport(secret: string): PassportRow;
+}) {
+  const lastTouch = new Map<string, number>();
+  /** Record last use at most once a minute per passport (a durable write per request would be waste). */
+  const touch = (p: PassportRow) => {
+    const t = Date.now();
+    if ((lastTouch.get(p.passport_id) ?? 0) > t - TOUCH_EVERY_MS) return;
+    lastTouch.set(p.passport_id, t);
+    void deps.store.write((d) => {
+      const row = d.passports.find((x) => x.passport_id === p.passport_id);
+      if (row) row.last_used_at = new Date(t).toISOString();
+    }).catch(() => undefined);
+  };
+
+  const passport = (secret: string): Principal => {
+    if (secretEquals(secret, deps.adminKey)) {
+      throw unauthorized('the admin key is not a passport; create one with POST /admin/passports and use it here');
+    }
+    const p = deps.authenticatePassport(secret);
+    touch(p);
+    return { kind: 'user', user_id: p.user_id, passport_id: p.passport_id };
+  };
+
+  return {
+    async authenticate(req: FastifyRequest, kind: AuthKind): Promise<Principal> {
+      if (kind === 'none') return { kind: 'anonymous' };
+      const secret = credentialFrom(req.headers);
+      if (!secret) {
+        throw unauthorized(kind === 'admin'
+          ? 'missing admin key: send it in the X-API-Key header'
+          : 'missing passport: send it in the X-API-Key header or as Authorization: Bearer <passport>');
+      }
+      if (kind === 'admin') {
+        if (secretEquals(secret, deps.adminKey)) return { kind: 'admin' };
+        throw unauthorized('invalid admin key');
+      }
+      return passport(secret);
+    },
+    /** For the WebSocket endpoint: a passport secret → principal (throws 401). */
+    passport,
+  };
+}

@@ -1,0 +1,25 @@
+// What every service gets: built once in main.ts (config → store → providers → services → apps).
+import type { DaemonConfig } from '../config';
+import type { Logger } from '../log';
+import type { Store } from '../store';
+import type { ComputeProvider, StorageProvider } from '../providers/types';
+import type { TokenService } from '../auth/tokens';
+import { randomBytes } from 'node:crypto';
+
+export interface IdentityProvisioner {
+  (workspace: import('../providers/types').WorkspaceRef, options: { project?: string; region?: string; cluster?: string; bucket?: string }):
+    Promise<{ state: 'ready' | 'pending' | 'failed'; identity: Record<string, unknown> }>;
+}
+
+export interface ServiceContext {
+  config: DaemonConfig;
+  log: Logger;
+  store: Store;
+  compute: ComputeProvider;
+  storage: StorageProvider;
+  tokens: TokenService;
+  ensureIdentity?: IdentityProvisioner;
+}
+
+export const now = () => new Date().toISOString();
+export const newId = (prefix: string, bytes = 6) => `${prefix}${randomBytes(bytes).toString('hex')}`;

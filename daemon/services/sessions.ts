@@ -1,0 +1,180 @@
+// Shuttles: launch (resolve storage, record, provision), execute, terminate, TTL and liveness
+// sweeps, and reconciliation with the provider after a daemon restart.
+import type { Data, SessionMount, SessionRow, StorageRow, WorkspaceRow } from '../store';
+import type { ExecResult } from '../providers/types';
+import { ApiError, badRequest, conflict, notFound, paymentRequired } from '../errors';
+import { meterSession } from './billing';
+import { newId, now, type ServiceContext } from './context';
+import { storage as storageService } from './storage';
+import { findTemplate } from './templates';
+import { workspaceRef } from './workspaces';
+
+export const isLive = (s: SessionRow) => s.status === 'running' || s.status === 'pending';
+export const sessionRef = (s: SessionRow) => ({ session_id: s.session_id, sandbox_name: s.pod_name, namespace: s.k8s_namespace });
+
+export interface LaunchRequest {
+  template?: string;
+  ttl_minutes: number;
+  env: Record<string, string>;
+  vault_id?: string; vault_name?: string; drive_id?: string; drive_name?: string;
+  request_bucket: boolean; bucket_size_gb: number;
+  request_persistent_storage: boolean; persistent_storage_size_gb: number;
+}
+
+/** End a session record (inside a mutation): status, detach storage, meter usage. */
+function endRecord(d: Data, s: SessionRow, status: SessionRow['status'], reason: string, at = new Date()): void {
+  if (!isLive(s)) return;
+  const endedAt = new Date(Math.min(at.getTime(), Date.parse(s.expires_at) + 60_000));
+  const wasRunning = s.status === 'running';
+  s.status = status;
+  s.ended_at = endedAt.toISOString();
+  s.end_reason = reason;
+  for (const a of d.session_attachments) if (a.session_id === s.session_id && !a.detached_at) a.detached_at = s.ended_at;
+  if (wasRunning) meterSession(d, s, endedAt);
+}
+
+export function sessions(ctx: ServiceContext) {
+  const { store, compute, log } = ctx;
+  const storage = storageService(ctx);
+
+  const getOwned = (user_id: string, id: string): SessionRow => {
+    const s = store.data.sessions.find((x) => x.session_id === id && x.user_id === user_id);
+    if (!s) throw notFound('session');
+    return s;
+  };
+
+  function pickStorage(user_id: string, w: WorkspaceRow, type: 'bucket' | 'filestore', id?: string, name?: string): StorageRow | undefined {
+    const label = type === 'bucket' ? 'vault' : 'drive';
+    if (id || name) {
+      const r = store.data.storage_resources.find((x) => x.user_id === user_id && (id ? x.resource_id === id : x.workspace_id === w.workspace_id && x.name === name));
+      if (!r) throw notFound(`${label} ${id ?? name}`);
+      if (r.storage_type !== type) throw badRequest(`${id ?? name} is a ${r.storage_type === 'bucket' ? 'vault' : 'drive'}, not a ${label}`);
+      if (r.workspace_id !== w.workspace_id) throw badRequest(`${label} ${id ?? name} belongs to another workspace`);
+      return r;
+    }
+    const defId = w.defaults[type === 'bucket' ? 'bucket_id' : 'filestore_id'];
+    const def = defId ? store.data.storage_resources.find((x) => x.resource_id === defId) : undefined;
+    return def && def.auto_mount ? def : undefined;
+  }
+
+  async function end(s: SessionRow, status: SessionRow['status'], reason: string) {
+    try {
+      await compute.terminate(sessionRef(s));
+    } catch (e) {
+      log.warn('terminate failed', { session_id: s.session_id, error: (e as Error).message });
+    }
+    await store.write((d) => {
+      const row = d.sessions.find((x) => x.session_id === s.session_id);
+      if (row) endRecord(d, row, status, reason);
+    });
+  }
+
+  const service = {
+    getOwned,
+    list: (filter: { user_id?: string; workspace_id?: string; status?: string }) =>
+      store.data.sessions.filter((s) => (!filter.user_id || s.user_id === filter.user_id)
+        && (!filter.workspace_id || s.workspace_id === filter.workspace_id) && (!filter.status || s.status === filter.status)),
+
+    async launch(user_id: string, w: WorkspaceRow, b: LaunchRequest): Promise<SessionRow> {
+      const template = findTemplate(b.template);
+      const user = store.data.users.find((u) => u.user_id === user_id);
+      if (!user) throw notFound('user');
+      if (user.credits <= 0) throw paymentRequired('no credits left; ask an admin to add credits (POST /admin/credits/add)');
+      await compute.check();
+
+      const session_id = newId('shuttle-', 6);
+      let vault = pickStorage(user_id, w, 'bucket', b.vault_id, b.vault_name);
+      let drive = pickStorage(user_id, w, 'filestore', b.drive_id, b.drive_name);
+      if (b.request_bucket && !b.vault_id && !b.vault_name) {
+        vault = await storage.create(w, { name: `${session_id}-vault`, storage_type: 'bucket', size_gb: b.bucket_size_gb, auto_mount: false, mount_path: '/workspace', access_mode: 'RW' });
+      }
+      if (b.request_persistent_storage && !b.drive_id && !b.drive_name) {
+        drive = await storage.create(w, { name: `${session_id}-drive`, storage_type: 'filestore', size_gb: b.persistent_storage_size_gb, auto_mount: false, mount_path: '/data', access_mode: 'RW' });
+      }
+      const mounts: SessionMount[] = [vault, drive].filter((r): r is StorageRow => !!r)
+        .map((r) => ({ resource_id: r.resource_id, type: r.storage_type, name: r.name, mount_path: r.mount_path, access_mode: r.access_mode }));
+      if (mounts.length === 2 && (mounts[0]!.mount_path === mounts[1]!.mount_path
+        || mounts[0]!.mount_path.startsWith(mounts[1]!.mount_path + '/') || mounts[1]!.mount_path.startsWith(mounts[0]!.mount_path + '/'))) {
+        throw conflict(`vault ${mounts[0]!.name} (${mounts[0]!.mount_path}) and drive ${mounts[1]!.name} (${mounts[1]!.mount_path}) overlap; change one mount_path`);
+      }
+
+      const created = new Date();
+      const row: SessionRow = {
+        session_id, workspace_id: w.workspace_id, user_id, provider: compute.name, template_id: template.id, status: 'pending',
+        k8s_namespace: w.k8s_namespace, pod_name: session_id, mounts, env_keys: Object.keys(b.env), ttl_minutes: b.ttl_minutes,
+        created_at: created.toISOString(), started_at: null, expires_at: new Date(created.getTime() + b.ttl_minutes * 60_000).toISOString(),
+        ended_at: null, end_reason: null,
+      };
+      await store.write((d) => {
+        d.sessions.push(row);
+        for (const m of mounts) d.session_attachments.push({ session_id, resource_id: m.resource_id, mount_path: m.mount_path, access_mode: m.access_mode, attached_at: row.created_at, detached_at: null });
+      });
+      try {
+        await compute.launch({
+          ...sessionRef(row), workspace: workspaceRef(w), template: template, env: b.env, mounts, ttl_minutes: b.ttl_minutes, expires_at: row.expires_at,
+        }, (message) => log.info('launch progress', { session_id, message }));
+      } catch (e) {
+        await compute.terminate(sessionRef(row)).catch(() => undefined);
+        await store.write((d) => {
+          const r = d.sessions.find((x) => x.session_id === session_id)!;
+          endRecord(d, r, 'failed', `launch failed: ${(e as Error).message}`);
+        });
+        throw e;
+      }
+      return store.write((d) => {
+        const r = d.sessions.find((x) => x.session_id === session_id)!;
+        if (r.status === 'pending') { r.status = 'running'; r.started_at = now(); }
+        return r;
+      });
+    },
+
+    async terminate(s: SessionRow): Promise<void> {
+      if (!isLive(s)) return;
+      await end(s, 'terminated', 'terminated by user');
+    },
+
+    async execute(s: SessionRow, command: string, timeout_seconds: number, env?: Record<string, string>): Promise<ExecResult> {
+      if (!isLive(s)) throw conflict(`shuttle ${s.session_id} is ${s.status}; launch a new one`);
+      if (s.status !== 'running') throw conflict(`shuttle ${s.session_id} is still starting`);
+      const user = store.data.users.find((u) => u.user_id === s.user_id);
+      if (!user || user.credits <= 0) throw paymentRequired('no credits left; ask an admin to add credits');
+      try {
+        return await compute.execute(sessionRef(s), { command, timeout_seconds, env, max_output_bytes: ctx.config.maxOutputBytes });
+      } catch (e) {
+        if (e instanceof ApiError && e.status === 404) {
+          await end(s, 'failed', 'sandbox is gone');
+          throw conflict(`shuttle ${s.session_id} has ended (its sandbox is gone)`);
+        }
+        throw e;
+      }
+    },
+
+    /** End sessions past their TTL and those whose sandbox died. Runs on a timer. */
+    async sweep(checkLiveness: boolean): Promise<void> {
+      const t = Date.now();
+      for (const s of store.data.sessions.filter((x) => x.status === 'running')) {
+        if (Date.parse(s.expires_at) <= t) {
+          log.info('shuttle expired', { session_id: s.session_id });
+          await end(s, 'expired', `ttl of ${s.ttl_minutes} min reached`);
+        } else if (checkLiveness && !(await compute.isAlive(sessionRef(s)).catch(() => true))) {
+          log.warn('shuttle sandbox is gone', { session_id: s.session_id });
+          await end(s, 'failed', 'sandbox exited');
+        }
+      }
+    },
+
+    /** After a restart: no record may claim a sandbox that is gone. */
+    async reconcile(): Promise<{ alive: number; ended: number }> {
+      let alive = 0, ended = 0;
+      for (const s of store.data.sessions.filter(isLive)) {
+        const ok = s.status === 'running' && (await compute.isAlive(sessionRef(s)).catch(() => false));
+        if (ok && Date.parse(s.expires_at) > Date.now()) { alive++; continue; }
+        ended++;
+        const expired = Date.parse(s.expires_at) <= Date.now();
+        await end(s, expired ? 'expired' : 'failed', expired ? 'ttl reached while the daemon was down' : 'sandbox gone after daemon restart');
+      }
+      return { alive, ended };
+    },
+  };
+  return service;
+}

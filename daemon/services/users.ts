@@ -1,0 +1,99 @@
+// Users and their passports. Creating a user is idempotent by email (the seed's behaviour).
+import type { PassportRow, UserRow } from '../store';
+import { badRequest, conflict, notFound, unauthorized } from '../errors';
+import { newPassportSecret, sha256, PASSPORT_PREFIX } from '../auth/keys';
+import { applyCredit, SIGNUP_GRANT } from './billing';
+import { newId, now, type ServiceContext } from './context';
+
+export type PassportState = 'active' | 'revoked' | 'expired';
+
+export function passportState(p: PassportRow, at = Date.now()): PassportState {
+  if (p.revoked_at) return 'revoked';
+  if (p.expires_at && Date.parse(p.expires_at) <= at) return 'expired';
+  return 'active';
+}
+
+export function users(ctx: ServiceContext) {
+  const { store } = ctx;
+  const get = (user_id: string): UserRow => {
+    const u = store.data.users.find((x) => x.user_id === user_id);
+    if (!u) throw notFound('user');
+    return u;
+  };
+  return {
+    get,
+    list: () => store.data.users,
+    /** → [user, created]. The same email again returns the existing user unchanged. */
+    async create(b: { email: string; name?: string; user_type: UserRow['user_type'] }): Promise<[UserRow, boolean]> {
+      return store.write((d) => {
+        const existing = d.users.find((u) => u.email === b.email);
+        if (existing) return [existing, false] as [UserRow, boolean];
+        const t = now();
+        const user: UserRow = {
+          user_id: newId('user_'), email: b.email, name: b.name ?? b.email.split('@')[0]!, user_type: b.user_type,
+          credits: 0, created_at: t, updated_at: t,
+        };
+        d.users.push(user);
+        applyCredit(d, user, SIGNUP_GRANT[b.user_type], 'signup', `${b.user_type} signup grant`);
+        return [user, true] as [UserRow, boolean];
+      });
+    },
+    async patch(user_id: string, b: { name?: string; user_type?: UserRow['user_type'] }) {
+      get(user_id);
+      return store.write((d) => {
+        const u = d.users.find((x) => x.user_id === user_id)!;
+        if (b.name !== undefined) u.name = b.name;
+        if (b.user_type !== undefined) u.user_type = b.user_type;
+        u.updated_at = now();
+        return u;
+      });
+    },
+    /** Delete a user with everything they own. Refused (409) while they have live shuttles. */
+    async remove(user_id: string, deleteStorage: (resourceIds: string[]) => Promise<void>) {
+      get(user_id);
+      const live = store.data.sessions.filter((s) => s.user_id === user_id && (s.status === 'running' || s.status === 'pending'));
+      if (live.length) throw conflict(`user has ${live.length} live shuttle(s); terminate them first`, { session_ids: live.map((s) => s.session_id) });
+      await deleteStorage(store.data.storage_resources.filter((r) => r.user_id === user_id).map((r) => r.resource_id));
+      await store.write((d) => {
+        d.users = d.users.filter((u) => u.user_id !== user_id);
+        d.passports = d.passports.filter((p) => p.user_id !== user_id);
+        d.workspaces = d.workspaces.filter((w) => w.user_id !== user_id);
+      });
+    },
+
+    async createPassport(b: { user_id: string; name: string; permissions: string[]; expires_at?: string | null }) {
+      if (b.expires_at && Date.parse(b.expires_at) <= Date.now()) throw badRequest('expires_at must be in the future');
+      const { secret, hash, prefix } = newPassportSecret();
+      const row = await store.write((d) => {
+        if (!d.users.some((u) => u.user_id === b.user_id)) throw notFound('user');
+        const p: PassportRow = {
+          passport_id: newId('pp_'), user_id: b.user_id, name: b.name, key_hash: hash, key_prefix: prefix,
+          permissions: b.permissions, created_at: now(), expires_at: b.expires_at ? new Date(b.expires_at).toISOString() : null,
+          revoked_at: null, last_used_at: null,
+        };
+        d.passports.push(p);
+        return p;
+      });
+      return { row, secret };
+    },
+    listPassports: (user_id?: string) => store.data.passports.filter((p) => !user_id || p.user_id === user_id),
+    async revokePassport(passport_id: string) {
+      return store.write((d) => {
+        const p = d.passports.find((x) => x.passport_id === passport_id);
+        if (!p) throw notFound('passport');
+        p.revoked_at ??= now();
+        return p;
+      });
+    },
+    /** The active passport for a secret, or a 401. */
+    authenticate(secret: string): PassportRow {
+      if (!secret.startsWith(PASSPORT_PREFIX)) throw unauthorized('invalid passport');
+      const p = store.passportByHash(sha256(secret));
+      if (!p) throw unauthorized('invalid passport');
+      const state = passportState(p);
+      if (state !== 'active') throw unauthorized(`passport is ${state}`);
+      if (!store.data.users.some((u) => u.user_id === p.user_id)) throw unauthorized('invalid passport');
+      return p;
+    },
+  };
+}

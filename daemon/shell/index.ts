@@ -1,0 +1,102 @@
+// The WebSocket shell endpoint on the public listener: /v1/gke/shell/{id} and /v1/sessions/{id}/shell.
+// Credentials, ownership and k8s_ns/pod are checked before the upgrade completes (a refused
+// handshake gets a plain HTTP 401/404/409 with the JSON error body, never a half-open socket).
+import type { Server, IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Logger } from '../log';
+import { redactUrl } from '../log';
+import type { Services } from '../services';
+import type { TokenService } from '../auth/tokens';
+import type { Principal } from '../api/http';
+import { errorBody } from '../api/http';
+import { authorizeShell, handshakeError, matchShellPath } from './auth';
+import { runLineProtocol } from './line';
+import { runPtyProtocol, PTY_SUBPROTOCOL } from './pty';
+
+export interface ShellDeps {
+  services: Services;
+  tokens: TokenService;
+  auth: { passport(secret: string): Principal };
+  log: Logger;
+  /** Extra allowed browser origins (the daemon's own host is always allowed; no Origin is allowed). */
+  allowedOrigins?: string[];
+}
+
+const HEARTBEAT_MS = Number(process.env.ONMEMOS_WS_HEARTBEAT_MS ?? 30_000);
+
+function refuse(socket: Duplex, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+}
+
+function originAllowed(req: IncomingMessage, extra: string[]): boolean {
+  const origin = req.headers.origin;
+  if (!origin) return true; // non-browser clients (SDK, extension host) send none
+  try {
+    const o = new URL(origin);
+    if (o.host === req.headers.host) return true;
+    return extra.includes(origin) || (process.env.ONMEMOS_ALLOWED_ORIGINS ?? '').split(',').includes(origin);
+  } catch {
+    return false;
+  }
+}
+
+export function attachShellEndpoint(server: Server, deps: ShellDeps) {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 1024 * 1024,
+    handleProtocols: (protocols) => (protocols.has(PTY_SUBPROTOCOL) ? PTY_SUBPROTOCOL : false),
+  });
+  const alive = new WeakMap<WebSocket, boolean>();
+
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const reqId = randomUUID();
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const session_id = matchShellPath(url.pathname);
+    if (!session_id) return refuse(socket, 404, errorBody('not_found', `no WebSocket endpoint at ${url.pathname}`, undefined, reqId));
+    if (!originAllowed(req, deps.allowedOrigins ?? [])) return refuse(socket, 403, errorBody('forbidden', 'WebSocket Origin not allowed', undefined, reqId));
+    socket.on('error', () => undefined);
+    authorizeShell(req, url, session_id, { services: deps.services, tokens: deps.tokens, passport: deps.auth.passport }).then((session) => {
+      const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
+      const pty = protocols.includes(PTY_SUBPROTOCOL) || url.searchParams.get('mode') === 'pty';
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        alive.set(ws, true);
+        ws.on('pong', () => alive.set(ws, true));
+        deps.log.info('shell opened', { req_id: reqId, session_id, mode: pty ? 'pty' : 'line', url: redactUrl(req.url ?? '') });
+        ws.on('close', (code) => deps.log.info('shell closed', { req_id: reqId, session_id, code }));
+        const log = deps.log.child({ req_id: reqId, session_id });
+        if (pty) {
+          runPtyProtocol(ws, session, url, { services: deps.services, log });
+        } else {
+          runLineProtocol(ws, session, { services: deps.services, log });
+        }
+      });
+    }, (e) => {
+      const err = handshakeError(e);
+      if (err.status >= 500) deps.log.error('shell handshake failed', { req_id: reqId, error: String((e as Error)?.stack ?? e) });
+      refuse(socket, err.status, errorBody(err.code, err.message, err.details, reqId));
+    });
+  });
+
+  // Dead clients are found by heartbeat: no pong since the last ping → terminate.
+  const heartbeat = setInterval(() => {
+    for (const ws of wss.clients) {
+      if (!alive.get(ws)) { ws.terminate(); continue; }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
+
+  return {
+    wss,
+    close() {
+      clearInterval(heartbeat);
+      for (const ws of wss.clients) ws.close(1001, 'daemon shutting down');
+      wss.close();
+    },
+  };
+}
