@@ -1,0 +1,79 @@
+// Turning any failure into a sentence that says what happened and what to do.
+// The typed client throws errors carrying {status, code, message, details}; fetch throws
+// TypeError on refused connections. Pure: unit tested.
+
+export interface ApiErrorLike {
+  status: number;
+  code?: string;
+  message: string;
+  details?: unknown;
+}
+
+export function isApiError(e: unknown): e is ApiErrorLike {
+  return typeof e === 'object' && e !== null && typeof (e as { status?: unknown }).status === 'number'
+    && typeof (e as { message?: unknown }).message === 'string';
+}
+
+export function isConnectionError(e: unknown): boolean {
+  if (isApiError(e)) return false;
+  const err = e as { name?: string; code?: string; cause?: { code?: string }; message?: string } | undefined;
+  const code = err?.cause?.code ?? err?.code;
+  return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH'
+    || code === 'UND_ERR_CONNECT_TIMEOUT' || err?.name === 'TimeoutError'
+    || (err?.name === 'TypeError' && /fetch failed/i.test(err?.message ?? ''));
+}
+
+export interface Explained {
+  message: string;
+  // A follow-up action the notification offers, by command id.
+  action?: { title: string; command: string };
+}
+
+// `what` is the action in progress, e.g. "Delete vault “data”".
+export function explainError(what: string, e: unknown): Explained {
+  if (isConnectionError(e)) {
+    return {
+      message: `${what} failed: the OnMemOS daemon does not answer. Start it or check the onmemos.publicUrl / onmemos.adminUrl settings.`,
+      action: { title: 'Start Daemon', command: 'onmemos.daemon.start' },
+    };
+  }
+  if (isApiError(e)) {
+    const detail = e.message.replace(/\.$/, '');
+    switch (e.status) {
+      case 400:
+        return { message: `${what} failed: ${detail}. Correct the input and try again.` };
+      case 401:
+        return {
+          message: `${what} failed: the daemon did not accept your credentials (${detail}). Set a valid passport or admin key.`,
+          action: { title: 'Set Passport', command: 'onmemos.passport.set' },
+        };
+      case 403:
+        return { message: `${what} failed: not allowed (${detail}).` };
+      case 404:
+        return { message: `${what} failed: it no longer exists or is not yours (${detail}). The views were refreshed.` };
+      case 409:
+        return { message: `${what} failed: ${conflictHint(e)}` };
+      case 413:
+        return { message: `${what} failed: too large (${detail}).` };
+      case 429:
+        return { message: `${what} failed: the daemon is throttling requests. Wait a moment and try again.` };
+      case 503:
+        return { message: `${what} failed: the provider is unavailable (${detail}). Check the daemon log.`, action: { title: 'Show Daemon Log', command: 'onmemos.daemon.showLog' } };
+      default:
+        return { message: `${what} failed: ${detail} (HTTP ${e.status}). See the OnMemOS log for details.`, action: { title: 'Show Log', command: 'onmemos.showLog' } };
+    }
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  return { message: `${what} failed: ${msg}`, action: { title: 'Show Log', command: 'onmemos.showLog' } };
+}
+
+function conflictHint(e: ApiErrorLike): string {
+  const text = `${e.code ?? ''} ${e.message}`.toLowerCase();
+  if (/in[ _-]?use|attached|busy/.test(text)) {
+    return `it is attached to a running shuttle (${e.message.replace(/\.$/, '')}). Terminate the shuttles that use it, then try again.`;
+  }
+  if (/exist|duplicate|taken|already/.test(text)) {
+    return `the name is already taken in this workspace (${e.message.replace(/\.$/, '')}). Choose another name.`;
+  }
+  return `${e.message.replace(/\.$/, '')} (conflict). Refresh and try again.`;
+}

@@ -1,0 +1,173 @@
+import * as vscode from 'vscode';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, readFileSync, statSync, accessSync, constants } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { isLocalUrl, portOf } from '../config';
+import type { Connection } from '../api/connection';
+import { Disposable } from '../lifecycle';
+import type { Logger } from '../logger';
+import type { SecretsManager } from '../secrets';
+import { parseReadyLine, type ReadyLine } from './ready';
+
+// Starts, adopts and stops the daemon bundled with the extension (dist/daemon.js), as a detached
+// process that outlives the window; its output goes to <home>/daemon.log.
+export class DaemonManager extends Disposable {
+  private starting: Promise<ReadyLine | undefined> | undefined;
+  private readonly pidKey = 'onmemos.daemon.pid';
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly connection: Connection,
+    private readonly secrets: SecretsManager,
+    private readonly log: Logger,
+  ) {
+    super();
+    void this.updateManagedContext();
+  }
+
+  get home(): string {
+    return this.connection.settings.daemonHome || process.env.ONMEMOS_HOME || join(homedir(), '.onmemos');
+  }
+
+  get logPath(): string { return join(this.home, 'daemon.log'); }
+  get bundlePath(): string { return join(this.context.extensionPath, 'dist', 'daemon.js'); }
+  get managedPid(): number | undefined { return this.context.globalState.get<number>(`${this.pidKey}:${this.home}`); }
+
+  // When nothing answers and autoStart is on, start the bundled daemon (once per activation attempt).
+  async ensureRunning(): Promise<void> {
+    const s = this.connection.settings;
+    if (this.connection.state !== 'noDaemon') { await this.adoptAdminKey(); return; }
+    if (!s.autoStart || !isLocalUrl(s.publicUrl) || !isLocalUrl(s.adminUrl)) return;
+    await this.start(false);
+  }
+
+  start(interactive = true): Promise<ReadyLine | undefined> {
+    this.starting ??= this.doStart(interactive).finally(() => { this.starting = undefined; });
+    return this.starting;
+  }
+
+  private async doStart(interactive: boolean): Promise<ReadyLine | undefined> {
+    const s = this.connection.settings;
+    if ((await this.connection.check()) !== 'noDaemon') {
+      if (interactive) void vscode.window.showInformationMessage(`The OnMemOS daemon at ${s.publicUrl} is already running.`);
+      await this.adoptAdminKey();
+      return undefined;
+    }
+    if (!isLocalUrl(s.publicUrl) || !isLocalUrl(s.adminUrl)) {
+      throw new Error(`The configured daemon (${s.publicUrl}) is not on this machine; start it there, or point onmemos.publicUrl/adminUrl at 127.0.0.1.`);
+    }
+    if (!existsSync(this.bundlePath)) throw new Error(`The bundled daemon is missing (${this.bundlePath}); reinstall the extension.`);
+    const { command, env } = resolveRuntime(s.runtimePath);
+    mkdirSync(this.home, { recursive: true, mode: 0o700 });
+    const offset = existsSync(this.logPath) ? statSync(this.logPath).size : 0;
+    const fd = openSync(this.logPath, 'a', 0o600);
+    const args = [this.bundlePath, '--home', this.home, '--host', new URL(s.publicUrl).hostname.replace(/^\[|\]$/g, ''),
+      '--admin-port', String(portOf(s.adminUrl)), '--public-port', String(portOf(s.publicUrl))];
+    this.log.info(`starting daemon: ${command} ${args.join(' ')} (log ${this.logPath})`);
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd], cwd: this.home, env: { ...process.env, ...env } });
+    closeSync(fd);
+    let exited: string | undefined;
+    child.once('error', (e) => { exited = e.message; });
+    child.once('exit', (code, signal) => { exited = `exited with ${signal ?? code}`; });
+    child.unref();
+    const ready = await this.waitForReady(offset, () => exited, 30_000);
+    if (child.pid) await this.context.globalState.update(`${this.pidKey}:${this.home}`, child.pid);
+    await this.updateManagedContext();
+    this.log.info(`daemon ready (pid ${child.pid}): admin=${ready.admin} public=${ready.public}`);
+    await this.adoptAdminKey();
+    await this.connection.check();
+    return ready;
+  }
+
+  private async waitForReady(offset: number, exited: () => string | undefined, timeoutMs: number): Promise<ReadyLine> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const text = readFileSync(this.logPath, 'utf8').slice(offset);
+      for (const line of text.split('\n')) {
+        const ready = parseReadyLine(line);
+        if (ready) return ready;
+      }
+      const why = exited();
+      if (why) throw new Error(`The daemon ${why} before it was ready: ${lastLines(text, 3) || 'no output'}`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    throw new Error(`The daemon did not print its ready line within ${timeoutMs / 1000} s; see its log (${this.logPath}).`);
+  }
+
+  // The daemon writes its generated admin key to <home>/admin.key: take it for the admin forms
+  // unless the user set another one for this URL.
+  async adoptAdminKey(): Promise<boolean> {
+    const url = this.connection.settings.adminUrl;
+    if (!isLocalUrl(url) || (await this.secrets.get('adminKey', url))) return false;
+    const file = join(this.home, 'admin.key');
+    if (!existsSync(file)) return false;
+    const key = readFileSync(file, 'utf8').trim();
+    if (!key) return false;
+    await this.secrets.set('adminKey', url, key);
+    this.log.info(`adopted the admin key from ${file}`);
+    return true;
+  }
+
+  async stop(): Promise<boolean> {
+    const pid = this.managedPid;
+    if (!pid || !alive(pid)) {
+      await this.forgetPid();
+      return false;
+    }
+    this.log.info(`stopping daemon pid ${pid} (SIGTERM)`);
+    process.kill(pid, 'SIGTERM');
+    const deadline = Date.now() + 10_000;
+    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (alive(pid)) { this.log.warn(`daemon pid ${pid} ignored SIGTERM for 10 s; sending SIGKILL`); process.kill(pid, 'SIGKILL'); }
+    await this.forgetPid();
+    await this.connection.check();
+    return true;
+  }
+
+  async showLog(): Promise<void> {
+    if (!existsSync(this.logPath)) {
+      void vscode.window.showInformationMessage(`No daemon log yet at ${this.logPath}: the extension has not started a daemon with this home.`);
+      return;
+    }
+    const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(this.logPath));
+    const editor = await vscode.window.showTextDocument(doc, { preview: true });
+    const end = doc.lineAt(doc.lineCount - 1).range.end;
+    editor.revealRange(new vscode.Range(end, end));
+  }
+
+  private async forgetPid(): Promise<void> {
+    await this.context.globalState.update(`${this.pidKey}:${this.home}`, undefined);
+    await this.updateManagedContext();
+  }
+
+  private async updateManagedContext(): Promise<void> {
+    const pid = this.managedPid;
+    await vscode.commands.executeCommand('setContext', 'onmemos.daemonManaged', !!pid && alive(pid));
+  }
+}
+
+export function resolveRuntime(configured: string): { command: string; env: Record<string, string> } {
+  if (configured) return { command: configured, env: {} };
+  const onPath = findOnPath(process.platform === 'win32' ? 'node.exe' : 'node');
+  if (onPath) return { command: onPath, env: {} };
+  // No node on PATH: the editor's own runtime can run the daemon (Electron as Node).
+  return { command: process.execPath, env: { ELECTRON_RUN_AS_NODE: '1' } };
+}
+
+function findOnPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const p = join(dir, name);
+    try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
+  }
+  return undefined;
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch { return false; }
+}
+
+function lastLines(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).join(' | ');
+}

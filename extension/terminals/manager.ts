@@ -1,0 +1,96 @@
+import * as vscode from 'vscode';
+import type { Connection } from '../api/connection';
+import type { Session } from '../api/types';
+import { TERMINAL_PROFILE_ID } from '../commandIds';
+import { Disposable } from '../lifecycle';
+import type { Logger } from '../logger';
+import type { SecretsManager } from '../secrets';
+import { ShellPty } from './shellPty';
+
+interface SavedShell { sessionId: string; shellId: string; name: string; publicUrl: string }
+const STATE_KEY = 'onmemos.openShells';
+
+// Opens shuttle terminals, remembers their shell ids so a reloaded window reattaches to the same
+// shells (with scrollback), and contributes the "OnMemOS Shuttle" terminal profile.
+export class TerminalManager extends Disposable {
+  private readonly open = new Map<vscode.Terminal, ShellPty>();
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly connection: Connection,
+    private readonly secrets: SecretsManager,
+    private readonly log: Logger,
+    pickOrLaunch: () => Promise<Session | undefined>,
+  ) {
+    super();
+    this._register(vscode.window.onDidCloseTerminal((t) => {
+      const pty = this.open.get(t);
+      if (!pty) return;
+      this.open.delete(t);
+      void this.save();
+    }));
+    this._register(vscode.window.registerTerminalProfileProvider(TERMINAL_PROFILE_ID, {
+      provideTerminalProfile: async () => {
+        const session = await pickOrLaunch();
+        if (!session) return undefined;
+        const { options } = await this.create(session);
+        return new vscode.TerminalProfile(options);
+      },
+    }));
+  }
+
+  get terminals(): ReadonlyMap<vscode.Terminal, ShellPty> { return this.open; }
+
+  async openFor(session: Session, attach?: string): Promise<{ terminal: vscode.Terminal; pty: ShellPty }> {
+    const { options, pty } = await this.create(session, attach);
+    const terminal = vscode.window.createTerminal(options);
+    this.open.set(terminal, pty);
+    terminal.show();
+    return { terminal, pty };
+  }
+
+  private async create(session: Session, attach?: string): Promise<{ options: vscode.ExtensionTerminalOptions; pty: ShellPty }> {
+    const publicUrl = this.connection.settings.publicUrl;
+    const passport = await this.secrets.get('passport', publicUrl);
+    if (!passport) throw new Error('No passport is set for this daemon; set one first (OnMemOS: Set or Change Passport).');
+    const pty = new ShellPty({ publicUrl, passport, sessionId: session.id, attach }, this.log);
+    const name = `OnMemOS: ${session.pod_name || session.id.slice(0, 12)}`;
+    this._register(pty.onDidGetShellId(() => void this.save()));
+    const options: vscode.ExtensionTerminalOptions = { name, pty, iconPath: new vscode.ThemeIcon('rocket') };
+    // A profile-created terminal is only known once VS Code opens it: match it by its pty.
+    const sub = vscode.window.onDidOpenTerminal((t) => {
+      if ((t.creationOptions as vscode.ExtensionTerminalOptions).pty === pty) { this.open.set(t, pty); sub.dispose(); }
+    });
+    this._register(sub);
+    return { options, pty };
+  }
+
+  // After a window reload the terminals are gone but their shells live on in the shuttle:
+  // reopen one terminal per shell that the daemon still lists.
+  async restore(): Promise<void> {
+    const saved = this.context.workspaceState.get<SavedShell[]>(STATE_KEY, []);
+    if (!saved.length || this.connection.state !== 'ready') return;
+    for (const s of saved) {
+      if (s.publicUrl !== this.connection.settings.publicUrl) continue;
+      try {
+        const shells = await this.connection.api.listShells(s.sessionId);
+        if (!shells.some((x) => x.shell_id === s.shellId)) continue;
+        const session = await this.connection.api.getSession(s.sessionId);
+        await this.openFor(session, s.shellId);
+        this.log.info(`reattached terminal to shell ${s.shellId} of ${s.sessionId}`);
+      } catch (e) {
+        this.log.info(`not reattaching shell ${s.shellId}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    await this.save();
+  }
+
+  private async save(): Promise<void> {
+    const publicUrl = this.connection.settings.publicUrl;
+    const list: SavedShell[] = [];
+    for (const [t, pty] of this.open) {
+      if (pty.id && pty.exited === undefined) list.push({ sessionId: pty.sessionId, shellId: pty.id, name: t.name, publicUrl });
+    }
+    await this.context.workspaceState.update(STATE_KEY, list);
+  }
+}
