@@ -1,0 +1,200 @@
+// The embedded `local` provider: a shuttle is a sandbox (bubblewrap, else util-linux unshare) owned
+// by a detached per-session supervisor process (daemon/supervisor), which survives the daemon. The
+// provider keeps no state of its own: everything is found again from `<home>/sandboxes/<name>/`.
+//
+//   new LocalComputeProvider({ home, log?, supervisorScript?, nodePath?, sandbox?, poolSize?,
+//                              shellLingerSeconds?, scrollbackBytes?, env? })
+// Environment (read when the option is not given): ONMEMOS_SANDBOX=auto|bwrap|unshare,
+// ONMEMOS_LOCAL_POOL_SIZE (idle supervisors kept warm, default 1; 0 disables),
+// ONMEMOS_SHELL_LINGER_SECONDS (default 600), ONMEMOS_SHELL_SCROLLBACK_BYTES (default 262144).
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ApiError, badRequest, conflict } from '../../errors';
+import type { Health, LaunchRequest, SupervisorState } from '../../supervisor/protocol';
+import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellStream } from '../types';
+import { MAX_SOCKET_PATH, sandboxDir, socketPath, statePath, storageDir } from './paths';
+import { SupervisorPool } from './pool';
+import { call, SupervisorGone } from './rpc';
+import { openShellStream } from './shell-client';
+import { detect, type Capability, type SandboxChoice } from './tools';
+
+export { storageDir } from './paths';
+
+export type LocalLog = (event: string, fields?: Record<string, unknown>) => void;
+/** A structured logger (daemon/log.ts Logger fits) or a plain function. */
+export type LocalLogger = LocalLog | {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+};
+
+export interface LocalProviderOptions {
+  /** The daemon's home ($ONMEMOS_HOME). */
+  home: string;
+  log?: LocalLogger;
+  /** dist/supervisor.js; found next to this bundle (or in <repo>/dist when run from source). */
+  supervisorScript?: string;
+  /** Node binary for supervisors; default process.execPath. */
+  nodePath?: string;
+  sandbox?: SandboxChoice;
+  poolSize?: number;
+  shellLingerSeconds?: number;
+  scrollbackBytes?: number;
+  /** Environment to read settings and PATH (for finding bwrap/unshare/nsenter) from; default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+function findSupervisorScript(): string {
+  const here = dirname(__filename);
+  const candidates = [join(here, 'supervisor.js'), join(here, '..', '..', '..', 'dist', 'supervisor.js')];
+  return candidates.find((c) => existsSync(c)) ?? candidates[0]!;
+}
+
+function intOr(value: string | undefined, fallback: number): number {
+  const n = Number(value);
+  return value !== undefined && value !== '' && Number.isFinite(n) && n >= 0 ? Math.floor(n) : fallback;
+}
+
+const notRunning = (ref: SessionRef) => conflict(`shuttle ${ref.sandbox_name} is not running`);
+
+export class LocalComputeProvider implements ComputeProvider {
+  readonly name = 'local' as const;
+  readonly home: string;
+  private readonly log: LocalLog;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly choice: SandboxChoice;
+  private readonly linger: number;
+  private readonly scrollback: number;
+  private readonly pool: SupervisorPool;
+
+  constructor(options: LocalProviderOptions) {
+    this.home = options.home;
+    const log = options.log;
+    this.log = !log ? () => {} : typeof log === 'function' ? log
+      : (event, fields) => (/failed|forced/.test(event) ? log.warn(event, fields) : log.info(event, fields));
+    this.env = options.env ?? process.env;
+    const choice = options.sandbox ?? (this.env.ONMEMOS_SANDBOX || 'auto');
+    if (!['auto', 'bwrap', 'unshare'].includes(choice)) throw new Error(`ONMEMOS_SANDBOX must be auto, bwrap or unshare, not ${choice}`);
+    this.choice = choice as SandboxChoice;
+    this.linger = options.shellLingerSeconds ?? intOr(this.env.ONMEMOS_SHELL_LINGER_SECONDS, 600);
+    this.scrollback = Math.max(256 << 10, options.scrollbackBytes ?? intOr(this.env.ONMEMOS_SHELL_SCROLLBACK_BYTES, 256 << 10));
+    const size = options.poolSize ?? intOr(this.env.ONMEMOS_LOCAL_POOL_SIZE, 1);
+    const supervisorEnv: Record<string, string> = { PATH: this.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' };
+    this.pool = new SupervisorPool({
+      home: this.home, nodePath: options.nodePath ?? process.execPath,
+      script: options.supervisorScript ?? findSupervisorScript(), env: supervisorEnv,
+    }, size, (e) => this.log('local.pool_spawn_failed', { error: String(e) }));
+    SupervisorPool.sweep(this.home);
+  }
+
+  private capability(): Promise<Capability> {
+    return detect(this.choice, this.env.PATH);
+  }
+
+  async check(): Promise<void> {
+    await this.capability();
+    this.pool.fill();
+  }
+
+  /** Fill the warm pool and wait until it is ready (benchmarks, tests). */
+  async warm(): Promise<void> {
+    await this.capability();
+    await this.pool.warm();
+  }
+
+  async launch(spec: LaunchSpec, progress?: Progress): Promise<void> {
+    const cap = await this.capability();
+    const sock = socketPath(this.home, spec.sandbox_name);
+    if (sock.length > MAX_SOCKET_PATH) throw badRequest(`home path too long for a Unix socket: ${sock}`);
+    const sources: Record<string, string> = {};
+    for (const m of spec.mounts) {
+      const dir = storageDir(this.home, m.resource_id);
+      mkdirSync(dir, { recursive: true });
+      sources[m.resource_id] = dir;
+    }
+    progress?.('starting supervisor');
+    const supervisor = await this.pool.take();
+    const req: LaunchRequest = {
+      spec, mode: cap.mode, userns: cap.userns, tools: cap.tools, sources,
+      shell_linger_seconds: this.linger, scrollback_bytes: this.scrollback,
+    };
+    progress?.(`creating ${cap.mode} sandbox`);
+    try {
+      const h = await call<Health>(supervisor, 'POST', '/launch', req);
+      this.log('local.launched', { sandbox_name: spec.sandbox_name, mode: cap.mode, init_pid: h.init_pid, supervisor_pid: h.pid });
+    } catch (e) {
+      if (e instanceof SupervisorGone) throw new ApiError(503, 'provider_unavailable', e.message);
+      throw e;
+    }
+  }
+
+  async execute(session: SessionRef, options: ExecOptions): Promise<ExecResult> {
+    try {
+      return await call<ExecResult>(socketPath(this.home, session.sandbox_name), 'POST', '/exec', options,
+        (options.timeout_seconds + 15) * 1000);
+    } catch (e) {
+      if (e instanceof SupervisorGone) throw notRunning(session);
+      throw e;
+    }
+  }
+
+  private readState(ref: SessionRef): SupervisorState | undefined {
+    try { return JSON.parse(readFileSync(statePath(this.home, ref.sandbox_name), 'utf8')) as SupervisorState; } catch { return undefined; }
+  }
+
+  async terminate(session: SessionRef): Promise<void> {
+    const dir = sandboxDir(this.home, session.sandbox_name);
+    if (!existsSync(dir)) return;
+    try {
+      await call(socketPath(this.home, session.sandbox_name), 'POST', '/terminate', undefined, 15_000);
+    } catch (e) {
+      // The supervisor is gone or stuck: kill what is left by pid, then remove the scratch space.
+      const state = this.readState(session);
+      if (state) {
+        for (const pid of [state.pid, state.init_pid]) if (isSupervisorOrSandbox(pid)) {
+          try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+        }
+      }
+      this.log('local.terminate_forced', { sandbox_name: session.sandbox_name, error: String(e) });
+    }
+    rmSync(dir, { recursive: true, force: true });
+    this.log('local.terminated', { sandbox_name: session.sandbox_name });
+  }
+
+  async isAlive(session: SessionRef): Promise<boolean> {
+    try {
+      const h = await call<Health>(socketPath(this.home, session.sandbox_name), 'GET', '/health', undefined, 5000);
+      return h.status === 'running' && h.sandbox_name === session.sandbox_name;
+    } catch {
+      return false;
+    }
+  }
+
+  async openShell(session: SessionRef, options: { cols: number; rows: number; attach?: string }): Promise<ShellStream> {
+    return openShellStream(socketPath(this.home, session.sandbox_name), options);
+  }
+
+  async listShells(session: SessionRef): Promise<ShellInfo[]> {
+    try {
+      const r = await call<{ shells: ShellInfo[] }>(socketPath(this.home, session.sandbox_name), 'GET', '/shells', undefined, 5000);
+      return r.shells;
+    } catch (e) {
+      if (e instanceof SupervisorGone) throw notRunning(session);
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+/** Guard against pid reuse before SIGKILL: only our supervisor or a sandbox tool. */
+function isSupervisorOrSandbox(pid: number): boolean {
+  if (!pid) return false;
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return /supervisor|bwrap|unshare|sleep|\/bin\/sh/.test(cmd);
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,109 @@
+// Spawning supervisors, and a small warm pool of idle ones: a Node process takes ~40–80 ms to
+// boot (and load node-pty), several times a bare bubblewrap sandbox, so launches take a ready one
+// and the pool refills in the background. Idle members exit by themselves when their daemon is gone.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { poolDir } from './paths';
+import { call } from './rpc';
+
+export interface SpawnOptions {
+  home: string;
+  nodePath: string;
+  script: string;
+  /** Environment for the supervisor (kept small: no daemon secrets). */
+  env: Record<string, string>;
+}
+
+const READY_TIMEOUT_MS = 15_000;
+
+/** Start one idle supervisor, detached in its own session; resolves with its socket when it listens. */
+export function spawnSupervisor(opts: SpawnOptions): Promise<string> {
+  const dir = poolDir(opts.home);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const id = randomBytes(6).toString('hex');
+  const socket = join(dir, `${id}.sock`);
+  const child = spawn(opts.nodePath, [opts.script, '--home', opts.home, '--pool-id', id, '--owner-pid', String(process.pid)], {
+    detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env, cwd: '/',
+  });
+  return new Promise<string>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => done(new Error('supervisor did not start in time')), READY_TIMEOUT_MS);
+    const done = (e?: Error) => {
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      child.stdout!.destroy();
+      child.stderr!.destroy();
+      child.unref();
+      if (e) {
+        try { child.kill('SIGKILL'); } catch { /* gone */ }
+        reject(e);
+      } else resolve(socket);
+    };
+    child.on('error', (e) => done(e));
+    child.on('exit', (code) => done(new Error(`supervisor exited (${code}) before it was ready: ${err.trim().slice(-2000)}`)));
+    child.stderr!.on('data', (d: Buffer) => { if (err.length < 8192) err += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('ready\n')) done();
+    });
+  });
+}
+
+export class SupervisorPool {
+  private readonly ready: string[] = [];
+  private filling = 0;
+  private closed = false;
+
+  constructor(private readonly opts: SpawnOptions, private readonly size: number, private readonly onError: (e: unknown) => void) {}
+
+  /** Remove sockets of pool members whose process is gone (a daemon killed earlier left them). */
+  static sweep(home: string): void {
+    const dir = poolDir(home);
+    if (!existsSync(dir)) return;
+    for (const name of readdirSync(dir)) {
+      if (!name.endsWith('.sock')) continue;
+      const path = join(dir, name);
+      // A live member answers; a dead one's socket refuses. Either way an old member's owner is gone
+      // and it exits by itself within a second: only dead sockets need removing.
+      call(path, 'GET', '/health', undefined, 2000).catch(() => { try { unlinkSync(path); } catch { /* raced */ } });
+    }
+  }
+
+  /** A ready idle supervisor's socket: from the pool when one is warm, else a fresh one. */
+  async take(): Promise<string> {
+    while (this.ready.length) {
+      const socket = this.ready.shift()!;
+      this.fill();
+      if (existsSync(socket)) return socket;
+    }
+    const socket = await spawnSupervisor(this.opts);
+    this.fill();
+    return socket;
+  }
+
+  /** Top the pool up in the background. */
+  fill(): void {
+    while (!this.closed && this.ready.length + this.filling < this.size) {
+      this.filling++;
+      spawnSupervisor(this.opts).then((socket) => {
+        if (this.closed) void call(socket, 'POST', '/exit').catch(() => {});
+        else this.ready.push(socket);
+      }, this.onError).finally(() => { this.filling--; });
+    }
+  }
+
+  /** Resolves once the pool is full (benchmarks and tests use it to measure a warm launch). */
+  async warm(): Promise<void> {
+    this.fill();
+    while (!this.closed && this.ready.length < this.size) await new Promise((r) => setTimeout(r, 5));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const members = this.ready.splice(0);
+    await Promise.all(members.map((s) => call(s, 'POST', '/exit', undefined, 2000).catch(() => {})));
+  }
+}

@@ -1,0 +1,124 @@
+// One `execute`: `bash -lc <command>` inside the sandbox, in its own process group, stdout and
+// stderr captured separately and capped, the whole tree killed at the timeout.
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
+import { constants } from 'node:os';
+import type { ExecResult } from '../providers/types';
+import { TIMEOUT_EXIT_CODE, type ExecRequest } from './protocol';
+import type { Sandbox } from './sandbox';
+
+/** After the command's shell exits, wait this long for background holders of its pipes. */
+const DRAIN_MS = 50;
+
+/** Host pids of every descendant of `pid` (needs /proc/<pid>/task/<tid>/children). */
+export function descendants(pid: number, out: number[] = []): number[] {
+  let tasks: string[];
+  try { tasks = readdirSync(`/proc/${pid}/task`); } catch { return out; }
+  for (const tid of tasks) {
+    let kids: string[];
+    try { kids = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean); } catch { continue; }
+    for (const k of kids) {
+      const child = Number(k);
+      out.push(child);
+      descendants(child, out);
+    }
+  }
+  return out;
+}
+
+/** SIGKILL a process group and every descendant of its leader (also those that left the group). */
+export function killTree(pid: number): void {
+  const all = descendants(pid);
+  try { process.kill(-pid, 'SIGKILL'); } catch { /* group gone */ }
+  for (const p of [pid, ...all]) {
+    try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+
+class Capture {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+  constructor(private readonly cap: number) {}
+  push(chunk: Buffer): void {
+    const room = this.cap - this.size;
+    if (chunk.length > room) this.truncated = true;
+    if (room <= 0) return;
+    const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.chunks.push(part);
+    this.size += part.length;
+  }
+  text(): string {
+    let buf = Buffer.concat(this.chunks, this.size);
+    if (this.truncated) buf = buf.subarray(0, utf8Boundary(buf));
+    return buf.toString('utf8');
+  }
+}
+
+/** Length of `buf` without a trailing incomplete UTF-8 sequence. */
+export function utf8Boundary(buf: Buffer): number {
+  let i = buf.length - 1;
+  let back = 0;
+  while (i >= 0 && back < 4 && (buf[i]! & 0xc0) === 0x80) { i--; back++; }
+  if (i < 0) return buf.length;
+  const lead = buf[i]!;
+  const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return need > back + 1 ? i : buf.length;
+}
+
+export function runExec(sandbox: Sandbox, req: ExecRequest, cwd: string, env: Record<string, string>): Promise<ExecResult> {
+  const started = performance.now();
+  const { file, args } = sandbox.enter(cwd, ['/bin/bash', '-lc', req.command]);
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
+  const out = new Capture(req.max_output_bytes);
+  const err = new Capture(req.max_output_bytes);
+  child.stdout.on('data', (d: Buffer) => out.push(d));
+  child.stderr.on('data', (d: Buffer) => err.push(d));
+
+  return new Promise((resolve) => {
+    let timedOut = false;
+    let exitCode: number | null = null;
+    let done = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid) killTree(child.pid);
+    }, Math.max(1, req.timeout_seconds) * 1000);
+
+    const finish = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      child.stdout.destroy();
+      child.stderr.destroy();
+      resolve({
+        stdout: out.text(),
+        stderr: err.text(),
+        exit_code: timedOut ? TIMEOUT_EXIT_CODE : exitCode ?? 1,
+        timed_out: timedOut,
+        truncated: out.truncated || err.truncated,
+        duration_ms: Math.round((performance.now() - started) * 100) / 100,
+      });
+    };
+    child.on('error', (e) => {
+      err.push(Buffer.from(`onmemos: cannot start command: ${e.message}\n`));
+      exitCode = 127;
+      finish();
+    });
+    child.on('exit', (code, signal) => {
+      exitCode = code ?? (signal ? 128 + (signalNumber(signal) ?? 9) : 1);
+      // The pipes close when every holder is gone; a background job may keep them open.
+      if (child.stdout.readableEnded && child.stderr.readableEnded) return finish();
+      const t = setTimeout(finish, DRAIN_MS);
+      let ended = 0;
+      const onEnd = () => { if (++ended === 2) { clearTimeout(t); finish(); } };
+      for (const s of [child.stdout, child.stderr]) {
+        if (s.readableEnded) onEnd();
+        else s.once('end', onEnd);
+      }
+    });
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals): number | undefined {
+  return constants.signals[signal];
+}

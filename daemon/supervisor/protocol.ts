@@ -1,0 +1,64 @@
+// What the daemon (LocalComputeProvider) and a per-shuttle supervisor say to each other over the
+// supervisor's Unix socket. HTTP/1.1 with JSON bodies:
+//   GET  /health                      -> Health
+//   POST /launch    LaunchRequest     -> Health   (an idle pool member becomes a shuttle)
+//   POST /exec      ExecRequest       -> ExecResult
+//   POST /terminate                   -> {ok: true}, then the supervisor exits
+//   POST /exit                        -> idle pool members only: exit
+//   GET  /shells                      -> {shells: ShellInfo[]}
+//   GET  /shell?cols&rows&attach=ID   WebSocket upgrade: a pty (404 when ID is unknown/expired)
+// Shell WebSocket frames: binary = pty bytes both ways. Text = JSON control:
+//   client -> {type:"resize",cols,rows} | {type:"pause"} | {type:"resume"} | {type:"detach"} | {type:"kill"}
+//   server -> {type:"hello",shell_id} first, then {type:"exit",code} | {type:"error",message}
+// Errors: {error: {code, message}} with the HTTP status of the matching ApiError.
+import type { ExecOptions, LaunchSpec } from '../providers/types';
+
+export type SandboxMode = 'bwrap' | 'unshare';
+
+/** Absolute paths of the host tools, resolved by the daemon. */
+export interface Tools {
+  bwrap?: string;
+  unshare?: string;
+  nsenter: string;
+  setpriv: string;
+}
+
+export interface LaunchRequest {
+  spec: LaunchSpec;
+  mode: SandboxMode;
+  userns: boolean;
+  tools: Tools;
+  /** Host directory of each mount's resource_id (the provider resolves storageDir). */
+  sources: Record<string, string>;
+  /** Seconds a detached shell lingers for reattachment. */
+  shell_linger_seconds: number;
+  scrollback_bytes: number;
+}
+
+export type ExecRequest = ExecOptions;
+
+export interface Health {
+  status: 'idle' | 'running' | 'terminating';
+  pid: number;
+  sandbox_name?: string;
+  session_id?: string;
+  mode?: SandboxMode;
+  init_pid?: number;
+  expires_at?: string;
+  started_at?: string;
+}
+
+/** Written to `<sandbox dir>/state.json` so a restarted daemon can find (or clean up) a shuttle. */
+export interface SupervisorState {
+  pid: number;
+  init_pid: number;
+  socket: string;
+  sandbox_name: string;
+  session_id: string;
+  mode: SandboxMode;
+  expires_at: string;
+  started_at: string;
+}
+
+/** Exit code reported for a command killed at its timeout (as coreutils `timeout`). */
+export const TIMEOUT_EXIT_CODE = 124;

@@ -1,0 +1,129 @@
+// The namespace a shuttle lives in: started by bubblewrap (or util-linux `unshare` plus a setup
+// script), kept alive by a tiny init, entered with `nsenter` for every command and every pty.
+// Entered processes drop all capabilities and set no_new_privs (`setpriv`), so root inside cannot
+// remount the read-only host system writable.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { bwrapMountArgs, unshareScript, type MountOp } from '../providers/local/mounts';
+import type { SandboxMode, Tools } from './protocol';
+
+export interface SandboxConfig {
+  mode: SandboxMode;
+  /** bwrap only: also unshare the user namespace (always true for unshare mode). */
+  userns: boolean;
+  tools: Tools;
+  ops: MountOp[];
+  hostname: string;
+  /** Host directory for the unshare mode's new root mount point. */
+  newRoot: string;
+}
+
+const INIT = ['/bin/sh', '-c', 'trap "" HUP INT TERM; while :; do sleep 86400 & wait $!; done'];
+const READY_TIMEOUT_MS = 15_000;
+
+export class Sandbox {
+  private exited = false;
+  private readonly exitWaiters: Array<() => void> = [];
+
+  private constructor(
+    readonly cfg: SandboxConfig,
+    private readonly proc: ChildProcess,
+    /** Host pid of PID 1 of the sandbox's PID namespace. */
+    readonly initPid: number,
+  ) {
+    proc.on('exit', () => {
+      this.exited = true;
+      for (const w of this.exitWaiters.splice(0)) w();
+    });
+    if (proc.exitCode !== null || proc.signalCode !== null) this.exited = true;
+  }
+
+  get alive(): boolean {
+    return !this.exited;
+  }
+
+  onExit(listener: () => void): void {
+    if (this.exited) listener();
+    else this.exitWaiters.push(listener);
+  }
+
+  static async start(cfg: SandboxConfig): Promise<Sandbox> {
+    const hostname = cfg.hostname.slice(0, 63);
+    let proc: ChildProcess;
+    if (cfg.mode === 'bwrap') {
+      if (!cfg.tools.bwrap) throw new Error('bwrap not found');
+      const ns = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', hostname, '--new-session', '--die-with-parent'];
+      if (cfg.userns) ns.push('--unshare-user', '--uid', String(process.getuid!()), '--gid', String(process.getgid!()));
+      proc = spawn(cfg.tools.bwrap, [...ns, '--info-fd', '3', ...bwrapMountArgs(cfg.ops), '--chdir', '/', '--',
+        '/bin/sh', '-c', `echo ready; exec ${INIT.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}`],
+      { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    } else {
+      if (!cfg.tools.unshare) throw new Error('unshare not found');
+      const script = `hostname ${JSON.stringify(hostname)} 2>/dev/null || true\n${unshareScript(cfg.ops, cfg.newRoot, INIT)}`;
+      // setpriv --pdeathsig: if the supervisor dies, unshare dies, and --kill-child takes PID 1 with it.
+      proc = spawn(cfg.tools.setpriv, ['--pdeathsig', 'KILL', '--', cfg.tools.unshare, '--user', '--map-root-user',
+        '--mount', '--pid', '--uts', '--ipc', '--fork', '--kill-child=KILL', '--propagation', 'private', '/bin/sh', '-c', script],
+      { stdio: ['ignore', 'pipe', 'pipe'] });
+    }
+    let stderr = '';
+    proc.stderr!.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString(); });
+    let info = '';
+    if (cfg.mode === 'bwrap') (proc.stdio[3] as NodeJS.ReadableStream).on('data', (d: Buffer) => { info += d.toString(); });
+
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      const timer = setTimeout(() => fail(new Error('sandbox did not start in time')), READY_TIMEOUT_MS);
+      const fail = (err: Error) => {
+        clearTimeout(timer);
+        try { proc.kill('SIGKILL'); } catch { /* gone */ }
+        reject(err);
+      };
+      proc.on('error', fail);
+      proc.on('exit', (code) => fail(new Error(`sandbox (${cfg.mode}) exited with ${code}: ${stderr.trim().slice(-2000)}`)));
+      proc.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('ready\n')) {
+          clearTimeout(timer);
+          proc.removeAllListeners('exit');
+          resolve();
+        }
+      });
+    });
+    proc.stdout!.resume();
+
+    let initPid: number;
+    if (cfg.mode === 'bwrap') {
+      const m = /"child-pid":\s*(\d+)/.exec(info);
+      if (!m) throw new Error(`bwrap gave no child pid: ${info}`);
+      initPid = Number(m[1]);
+    } else {
+      const children = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, 'utf8').trim().split(/\s+/);
+      initPid = Number(children[0]);
+      if (!initPid) throw new Error('unshare: no namespace init found');
+    }
+    return new Sandbox(cfg, proc, initPid);
+  }
+
+  /** argv that runs `argv` inside the sandbox, in `cwd`, without capabilities. */
+  enter(cwd: string, argv: string[]): { file: string; args: string[] } {
+    const { nsenter, setpriv } = this.cfg.tools;
+    const userns = this.cfg.mode === 'unshare' || this.cfg.userns;
+    return {
+      file: nsenter,
+      args: ['-t', String(this.initPid), ...(userns ? ['-U', '--preserve-credentials'] : []), '-m', '-p', '-u', '-i',
+        `--wdns=${cwd}`, '--', setpriv, '--nnp', '--bounding-set=-all', '--inh-caps=-all', '--', ...argv],
+    };
+  }
+
+  /** Kill everything in the sandbox: PID 1 of its namespace dying takes every process with it. */
+  async kill(): Promise<void> {
+    for (const pid of [this.initPid, this.proc.pid]) {
+      try { if (pid) process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    if (this.exited) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, 5000);
+      this.onExit(() => { clearTimeout(timer); resolve(); });
+    });
+  }
+}

@@ -1,0 +1,213 @@
+// The ptys of one shuttle. Each is a `bash -l` inside the sandbox (node-pty running nsenter), with
+// an id, a scrollback ring, at most one attached client (a WebSocket from the daemon) and a linger
+// timer while detached. Output bytes are passed through untouched (encoding: null), so UTF-8 split
+// across reads reaches the terminal intact.
+import { randomBytes } from 'node:crypto';
+import * as pty from 'node-pty';
+import type { RawData, WebSocket } from 'ws';
+import type { ShellInfo } from '../providers/types';
+import { killTree } from './exec';
+import type { Sandbox } from './sandbox';
+
+/** Pause the pty while this many bytes are queued to the client, resume below LOW. */
+const HIGH_WATER = 1 << 20;
+const LOW_WATER = 256 << 10;
+
+export class Ring {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  constructor(readonly capacity: number) {}
+  push(chunk: Buffer): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size - this.chunks[0]!.length >= this.capacity) this.size -= this.chunks.shift()!.length;
+  }
+  /** The last `capacity` bytes, starting at a UTF-8 character boundary. */
+  contents(): Buffer {
+    let buf = Buffer.concat(this.chunks, this.size);
+    if (buf.length > this.capacity) buf = buf.subarray(buf.length - this.capacity);
+    let i = 0;
+    while (i < buf.length && i < 3 && (buf[i]! & 0xc0) === 0x80) i++;
+    return buf.subarray(i);
+  }
+}
+
+interface Shell {
+  id: string;
+  created_at: string;
+  cols: number;
+  rows: number;
+  pty: pty.IPty;
+  ring: Ring;
+  client?: WebSocket;
+  linger?: NodeJS.Timeout;
+  exitCode?: number;
+  pausedByClient: boolean;
+  pausedByBuffer: boolean;
+  queued: number;
+}
+
+export interface ShellsOptions {
+  lingerMs: number;
+  scrollbackBytes: number;
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export class Shells {
+  private readonly shells = new Map<string, Shell>();
+  constructor(private readonly sandbox: Sandbox, private readonly opts: ShellsOptions) {}
+
+  list(): ShellInfo[] {
+    return [...this.shells.values()].filter((s) => s.exitCode === undefined).map((s) => ({
+      shell_id: s.id, created_at: s.created_at, attached: !!s.client, cols: s.cols, rows: s.rows,
+    }));
+  }
+
+  has(id: string): boolean {
+    return this.shells.has(id);
+  }
+
+  /** A new shell for `ws`, or reattach `ws` to shell `attach` (scrollback first). */
+  open(ws: WebSocket, size: { cols: number; rows: number }, attach?: string): void {
+    let shell: Shell;
+    if (attach) {
+      const found = this.shells.get(attach);
+      if (!found) throw new Error('unknown shell');
+      shell = found;
+      if (shell.client) this.release(shell, 4000, 'attached elsewhere');
+      if (shell.linger) clearTimeout(shell.linger);
+      shell.linger = undefined;
+    } else {
+      shell = this.spawn(size.cols, size.rows);
+    }
+    shell.client = ws;
+    shell.queued = 0;
+    ws.send(JSON.stringify({ type: 'hello', shell_id: shell.id }));
+    if (attach) {
+      const back = shell.ring.contents();
+      if (back.length) this.sendData(shell, back);
+      if (shell.exitCode !== undefined) return this.sendExit(shell);
+      if (size.cols !== shell.cols || size.rows !== shell.rows) this.resize(shell, size.cols, size.rows);
+    }
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(shell, ws, data, isBinary));
+    ws.on('close', () => {
+      if (shell.client !== ws) return;
+      shell.client = undefined;
+      this.setPaused(shell, 'client', false);
+      this.setPaused(shell, 'buffer', false);
+      if (shell.exitCode !== undefined) this.shells.delete(shell.id);
+      else this.startLinger(shell);
+    });
+  }
+
+  /** Kill every shell (the sandbox is ending); attached clients get an exit event. */
+  killAll(code = 137): void {
+    for (const shell of this.shells.values()) {
+      if (shell.linger) clearTimeout(shell.linger);
+      if (shell.exitCode === undefined) shell.exitCode = code;
+      if (shell.client) this.sendExit(shell);
+      killTree(shell.pty.pid);
+    }
+    this.shells.clear();
+  }
+
+  private spawn(cols: number, rows: number): Shell {
+    const { file, args } = this.sandbox.enter(this.opts.cwd, ['/bin/bash', '-l']);
+    const p = pty.spawn(file, args, {
+      name: 'xterm-256color', cols, rows, cwd: '/', encoding: null,
+      env: { ...this.opts.env, TERM: 'xterm-256color' },
+    } as pty.IPtyForkOptions);
+    const shell: Shell = {
+      id: `sh-${randomBytes(6).toString('hex')}`, created_at: new Date().toISOString(), cols, rows, pty: p,
+      ring: new Ring(this.opts.scrollbackBytes), pausedByClient: false, pausedByBuffer: false, queued: 0,
+    };
+    this.shells.set(shell.id, shell);
+    p.onData((data: string | Buffer) => {
+      const chunk = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      shell.ring.push(chunk);
+      if (shell.client) this.sendData(shell, chunk);
+    });
+    p.onExit(({ exitCode, signal }) => {
+      shell.exitCode = signal ? 128 + signal : exitCode;
+      if (shell.client) this.sendExit(shell);
+      // Unattached: keep it (scrollback + exit code) until the linger window ends.
+    });
+    return shell;
+  }
+
+  private sendData(shell: Shell, chunk: Buffer): void {
+    const ws = shell.client!;
+    if (ws.readyState !== ws.OPEN) return;
+    shell.queued += chunk.length;
+    ws.send(chunk, { binary: true }, () => {
+      if (shell.client !== ws) return;
+      shell.queued -= chunk.length;
+      if (shell.pausedByBuffer && shell.queued < LOW_WATER) this.setPaused(shell, 'buffer', false);
+    });
+    if (shell.queued > HIGH_WATER) this.setPaused(shell, 'buffer', true);
+  }
+
+  private sendExit(shell: Shell): void {
+    const ws = shell.client!;
+    shell.client = undefined;
+    this.shells.delete(shell.id);
+    if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'exit', code: shell.exitCode }), () => ws.close(1000, 'exit'));
+  }
+
+  private onMessage(shell: Shell, ws: WebSocket, data: RawData, isBinary: boolean): void {
+    if (shell.client !== ws) return;
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    if (isBinary) {
+      if (shell.exitCode === undefined) shell.pty.write(buf);
+      return;
+    }
+    let msg: { type?: string; cols?: number; rows?: number };
+    try { msg = JSON.parse(buf.toString('utf8')); } catch { return; }
+    switch (msg.type) {
+      case 'resize': this.resize(shell, msg.cols, msg.rows); break;
+      case 'pause': this.setPaused(shell, 'client', true); break;
+      case 'resume': this.setPaused(shell, 'client', false); break;
+      case 'detach': this.release(shell, 1000, 'detached'); this.startLinger(shell); break;
+      case 'kill': killTree(shell.pty.pid); break;
+    }
+  }
+
+  private resize(shell: Shell, cols: unknown, rows: unknown): void {
+    const c = Number(cols);
+    const r = Number(rows);
+    if (!Number.isInteger(c) || !Number.isInteger(r) || c < 1 || r < 1 || c > 1000 || r > 1000) return;
+    shell.cols = c;
+    shell.rows = r;
+    if (shell.exitCode === undefined) {
+      try { shell.pty.resize(c, r); } catch { /* exited meanwhile */ }
+    }
+  }
+
+  private setPaused(shell: Shell, why: 'client' | 'buffer', on: boolean): void {
+    const before = shell.pausedByClient || shell.pausedByBuffer;
+    if (why === 'client') shell.pausedByClient = on;
+    else shell.pausedByBuffer = on;
+    const after = shell.pausedByClient || shell.pausedByBuffer;
+    if (before === after || shell.exitCode !== undefined) return;
+    if (after) shell.pty.pause();
+    else shell.pty.resume();
+  }
+
+  private release(shell: Shell, code: number, reason: string): void {
+    const ws = shell.client;
+    shell.client = undefined;
+    this.setPaused(shell, 'client', false);
+    this.setPaused(shell, 'buffer', false);
+    if (ws && ws.readyState === ws.OPEN) ws.close(code, reason);
+  }
+
+  private startLinger(shell: Shell): void {
+    if (shell.linger) clearTimeout(shell.linger);
+    shell.linger = setTimeout(() => {
+      this.shells.delete(shell.id);
+      if (shell.exitCode === undefined) killTree(shell.pty.pid);
+    }, this.opts.lingerMs);
+    shell.linger.unref();
+  }
+}

@@ -1,0 +1,55 @@
+// Shared by the local provider's integration tests and bench/local-provider.ts: build
+// dist/supervisor.js when missing or stale (only that bundle: the rest of the daemon may be
+// mid-edit), make temp homes and launch specs.
+import { buildSync } from 'esbuild';
+import { existsSync, mkdtempSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { LaunchSpec, MountSpec } from '../../daemon/providers/types';
+
+export const ROOT = join(dirname(__filename), '..', '..');
+export const SUPERVISOR = join(ROOT, 'dist', 'supervisor.js');
+
+function newest(dir: string): number {
+  let max = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    max = Math.max(max, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+  }
+  return max;
+}
+
+export function ensureSupervisorBuilt(): string {
+  const src = Math.max(newest(join(ROOT, 'daemon', 'supervisor')), newest(join(ROOT, 'daemon', 'providers', 'local')));
+  if (existsSync(SUPERVISOR) && statSync(SUPERVISOR).mtimeMs >= src) return SUPERVISOR;
+  const tmp = `${SUPERVISOR}.${process.pid}.tmp`;
+  buildSync({
+    bundle: true, platform: 'node', target: 'node20', format: 'cjs', sourcemap: true, logLevel: 'warning',
+    external: ['node-pty'], entryPoints: [join(ROOT, 'daemon', 'supervisor', 'main.ts')], outfile: tmp,
+  });
+  renameSync(tmp, SUPERVISOR);
+  renameSync(`${tmp}.map`, `${SUPERVISOR}.map`);
+  return SUPERVISOR;
+}
+
+export function tempHome(): string {
+  // Short: Unix socket paths are limited to 107 bytes.
+  return mkdtempSync(join(tmpdir(), 'omh-'));
+}
+
+let counter = 0;
+export function spec(mounts: MountSpec[] = [], extra: Partial<LaunchSpec> = {}): LaunchSpec {
+  const n = `${process.pid}-${++counter}`;
+  return {
+    session_id: `sess-${n}`, sandbox_name: `shuttle-${n}`, namespace: 'ws-test',
+    workspace: { workspace_id: 'ws-1', user_id: 'u-1', name: 'test', k8s_namespace: 'ws-test', ksa_name: 'ksa', gsa_email: 'gsa@example.com' },
+    template: { id: 'python', name: 'Python', image: 'python:3.11', cpu: '500m', memory: '1Gi', description: '' },
+    env: {}, mounts, ttl_minutes: 60, expires_at: new Date(Date.now() + 3600_000).toISOString(), ...extra,
+  };
+}
+
+export function mount(resource_id: string, mount_path: string, access_mode: 'RW' | 'RO' = 'RW', type: 'bucket' | 'filestore' = 'bucket'): MountSpec {
+  return { resource_id, type, name: resource_id, mount_path, access_mode };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
