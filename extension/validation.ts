@@ -14,13 +14,20 @@ export function validateStorageName(value: string): string | undefined {
   return undefined;
 }
 
+const FORBIDDEN_MOUNT_ROOTS = ['/proc', '/sys', '/dev'];
+
+// Same rules as the daemon (a unit test checks both agree on a table of cases).
 export function validateMountPath(value: string): string | undefined {
   const v = value.trim();
   if (!v) return 'A mount path is required, e.g. /workspace.';
   if (!v.startsWith('/')) return 'The mount path must be absolute (start with /).';
-  if (v.split('/').some((seg) => seg === '..')) return 'The mount path must not contain a `..` segment.';
-  if (/[\0\n\r]/.test(v)) return 'The mount path must not contain control characters.';
+  if (v.length > 255) return 'The mount path must be at most 255 characters.';
   if (v === '/') return 'Mounting over / would hide the whole system; choose a folder such as /workspace.';
+  if (!/^[A-Za-z0-9._\-/]+$/.test(v)) return 'Use only letters, digits, “.”, “_”, “-” and “/”.';
+  const segments = v.replace(/\/$/, '').split('/').slice(1);
+  if (segments.some((seg) => seg === '')) return 'The mount path must not contain an empty segment (“//”).';
+  if (segments.some((seg) => seg === '..' || seg === '.')) return 'The mount path must not contain a “.” or “..” segment.';
+  if (FORBIDDEN_MOUNT_ROOTS.some((r) => v === r || v.startsWith(`${r}/`))) return 'The mount path cannot be under /proc, /sys or /dev.';
   return undefined;
 }
 
@@ -29,7 +36,7 @@ export function validateTtlMinutes(value: string): string | undefined {
   if (!v) return undefined; // server default
   if (!/^\d+$/.test(v)) return 'Enter a whole number of minutes.';
   const n = Number(v);
-  if (n < 1 || n > 7 * 24 * 60) return 'Between 1 minute and 7 days (10080).';
+  if (n < 1 || n > 1440) return 'Between 1 minute and 24 hours (1440).';
   return undefined;
 }
 

@@ -8,7 +8,7 @@ import type {
 // on these interfaces only, so tests and the webview host can be read without HTTP details.
 export interface PublicApi {
   readonly baseUrl: string;
-  health(signal?: AbortSignal): Promise<{ status: string; version?: string }>;
+  health(): Promise<{ status: string; version?: string }>;
   listWorkspaces(): Promise<Workspace[]>;
   listStorage(workspaceId: string): Promise<StorageList>;
   createBucket(req: CreateStorageRequest): Promise<StorageResource>;
@@ -25,9 +25,9 @@ export interface PublicApi {
 
 export interface AdminApi {
   readonly baseUrl: string;
-  health(signal?: AbortSignal): Promise<{ status: string }>;
+  health(): Promise<{ status: string }>;
   listUsers(): Promise<User[]>;
-  createUser(req: { email: string; name?: string; user_type?: string }): Promise<User>;
+  createUser(req: { email: string; name?: string; user_type?: 'free' | 'pro' | 'enterprise' }): Promise<User>;
   deleteUser(userId: string): Promise<void>;
   listPassports(userId?: string): Promise<PassportInfo[]>;
   createPassport(req: { user_id: string; name?: string }): Promise<CreatedPassport>;

@@ -80,7 +80,7 @@ export class Connection extends Disposable {
   // Called by the model when a request fails so the state follows reality between polls.
   reportFailure(e: unknown): void {
     if (isApiError(e) && e.status === 401) this.setState('badPassport');
-    else if (!isApiError(e)) void this.check();
+    else if (!isApiError(e) || e.status === 0) void this.check();
   }
 
   private setState(next: ConnectionState): void {

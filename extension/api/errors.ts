@@ -15,7 +15,8 @@ export function isApiError(e: unknown): e is ApiErrorLike {
 }
 
 export function isConnectionError(e: unknown): boolean {
-  if (isApiError(e)) return false;
+  // The typed client reports an unreachable daemon as status 0, code "unreachable".
+  if (isApiError(e)) return e.status === 0 && e.code !== 'aborted';
   const err = e as { name?: string; code?: string; cause?: { code?: string }; message?: string } | undefined;
   const code = err?.cause?.code ?? err?.code;
   return code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH'
@@ -40,6 +41,8 @@ export function explainError(what: string, e: unknown): Explained {
   if (isApiError(e)) {
     const detail = e.message.replace(/\.$/, '');
     switch (e.status) {
+      case 0:
+        return { message: `${what} was cancelled or timed out (${detail}).` };
       case 400:
         return { message: `${what} failed: ${detail}. Correct the input and try again.` };
       case 401:
