@@ -1,6 +1,7 @@
 // One build script, one context per program (STYLE.md):
 //   daemon:     node, cjs  -> dist/daemon.js      (node-pty stays external: native)
 //   supervisor: node, cjs  -> dist/supervisor.js  (the per-shuttle process of the local provider)
+//   gke:        node, cjs  -> dist/gke.js         (the gke provider, required at run time only with --provider gke)
 //   extension:  node, cjs  -> dist/extension.js   (vscode external)      [when extension/ exists]
 //   webview:    browser    -> dist/webview.js                            [when webview/ exists]
 // Source maps are written next to the bundles and excluded from the package.
@@ -24,6 +25,9 @@ const node = {
 const contexts = [
   { ...node, entryPoints: { daemon: 'daemon/main.ts' }, outdir: 'dist' },
 ];
+if (existsSync('daemon/providers/gke/index.ts')) {
+  contexts.push({ ...node, entryPoints: { gke: 'daemon/providers/gke/index.ts' }, outdir: 'dist' });
+}
 if (existsSync('daemon/supervisor/main.ts')) {
   contexts.push({ ...node, entryPoints: { supervisor: 'daemon/supervisor/main.ts' }, outdir: 'dist' });
 }

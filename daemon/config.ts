@@ -20,6 +20,8 @@ export interface DaemonConfig {
   sweepIntervalMs: number;
   /** Cap on each of stdout/stderr returned by execute. */
   maxOutputBytes: number;
+  /** Length of a TTL minute in ms; 60000 except in tests (ONMEMOS_TEST_MINUTE_MS) that need TTLs to pass quickly. */
+  minuteMs: number;
   version: string;
 }
 
@@ -73,6 +75,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     gkeCluster: env.GKE_CLUSTER || undefined,
     sweepIntervalMs: Number(env.ONMEMOS_SWEEP_MS ?? 2000),
     maxOutputBytes: Number(env.ONMEMOS_MAX_OUTPUT_BYTES ?? 1024 * 1024),
+    minuteMs: Number(env.ONMEMOS_TEST_MINUTE_MS) > 0 ? Number(env.ONMEMOS_TEST_MINUTE_MS) : 60_000,
     version: VERSION,
   };
 }

@@ -39,6 +39,9 @@ export function adminRoutes(svc: Services): RouteDef[] {
     // credits, usage, catalog
     route({ method: 'POST', path: '/credits/add', auth: 'admin', tag: T, summary: 'Add credits to a user', body: S.AddCreditsBody, responses: { 200: S.CreditsResult },
       handler: ({ body }) => svc.billing.addCredits(body.user_id, body.amount, body.source, body.description) }),
+    route({ method: 'POST', path: '/credits/deduct', auth: 'admin', tag: T, summary: 'Remove credits from a user (corrections, refunds); the balance never goes below 0',
+      body: S.DeductCreditsBody, responses: { 200: S.CreditsResult },
+      handler: ({ body }) => svc.billing.addCredits(body.user_id, -body.amount, body.source, body.description) }),
     route({ method: 'GET', path: '/credits/{user_id}', auth: 'admin', tag: T, summary: 'A user\'s credit history', params: S.IdParam('user_id'), responses: { 200: S.History },
       handler: ({ params }) => svc.billing.history(params.user_id as string) }),
     route({ method: 'GET', path: '/usage', auth: 'admin', tag: T, summary: 'Usage records (session seconds)', query: S.UsageQuery, responses: { 200: S.UsageList },

@@ -77,6 +77,7 @@ export const AddCreditsBody = z.object({
   source: z.string().max(64).default('admin'),
   description: z.string().max(500).default(''),
 });
+export const DeductCreditsBody = AddCreditsBody;
 export const CreditsResult = z.object({ ok: z.literal(true), user_id: z.string(), credits: z.number() });
 
 // ---------- workspaces ----------

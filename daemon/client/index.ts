@@ -157,6 +157,9 @@ export class OnMemOSAdminClient extends Transport {
   addCredits(user_id: string, amount: number, source?: string, description?: string): Promise<{ ok: true; user_id: string; credits: number }> {
     return this.a('POST', '/credits/add', { body: { user_id, amount, source, description } });
   }
+  deductCredits(user_id: string, amount: number, source?: string, description?: string): Promise<{ ok: true; user_id: string; credits: number }> {
+    return this.a('POST', '/credits/deduct', { body: { user_id, amount, source, description } });
+  }
   creditHistory(user_id: string): Promise<History> { return this.a('GET', `/credits/${enc(user_id)}`); }
   async usage(user_id?: string): Promise<Usage[]> { return (await this.a<{ usage: Usage[] }>('GET', '/usage', { query: { user_id } })).usage; }
   async products(): Promise<Product[]> { return (await this.a<{ products: Product[] }>('GET', '/products')).products; }

@@ -15,7 +15,9 @@ export interface Providers {
 
 export async function createProviders(config: DaemonConfig, log: Logger): Promise<Providers> {
   if (config.provider === 'gke') {
-    const { createGkeProviders } = await import('./gke');
+    // dist/gke.js is its own bundle (esbuild.mjs): the Kubernetes and GCS clients are megabytes
+    // that the local provider never needs to parse.
+    const { createGkeProviders } = require(require('node:path').join(__dirname, 'gke.js')) as typeof import('./gke');
     return createGkeProviders({
       project: config.gcpProject, region: config.gkeRegion, cluster: config.gkeCluster,
       autoProvisionIdentity: config.autoProvisionIdentity,

@@ -24,7 +24,7 @@ export interface LaunchRequest {
 /** End a session record (inside a mutation): status, detach storage, meter usage. */
 function endRecord(d: Data, s: SessionRow, status: SessionRow['status'], reason: string, at = new Date()): void {
   if (!isLive(s)) return;
-  const endedAt = new Date(Math.min(at.getTime(), Date.parse(s.expires_at) + 60_000));
+  const endedAt = new Date(Math.min(at.getTime(), Date.parse(s.expires_at) + 1000));
   const wasRunning = s.status === 'running';
   s.status = status;
   s.ended_at = endedAt.toISOString();
@@ -102,7 +102,7 @@ export function sessions(ctx: ServiceContext) {
       const row: SessionRow = {
         session_id, workspace_id: w.workspace_id, user_id, provider: compute.name, template_id: template.id, status: 'pending',
         k8s_namespace: w.k8s_namespace, pod_name: session_id, mounts, env_keys: Object.keys(b.env), ttl_minutes: b.ttl_minutes,
-        created_at: created.toISOString(), started_at: null, expires_at: new Date(created.getTime() + b.ttl_minutes * 60_000).toISOString(),
+        created_at: created.toISOString(), started_at: null, expires_at: new Date(created.getTime() + b.ttl_minutes * ctx.config.minuteMs).toISOString(),
         ended_at: null, end_reason: null,
       };
       await store.write((d) => {

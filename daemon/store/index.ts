@@ -67,7 +67,12 @@ export class Store {
    */
   write<R>(mutate: (data: Data) => R): Promise<R> {
     if (this.closed) return Promise.reject(new Error('store is closed'));
-    const result = mutate(this.db.data);
+    let result: R;
+    try {
+      result = mutate(this.db.data);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     this.generation++;
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ resolve: () => resolve(result), reject });
