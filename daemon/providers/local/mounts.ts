@@ -139,7 +139,13 @@ export function planMounts(input: PlanInput, fs: FsView = hostFs): MountOp[] {
     makeRoom(fs, top, daemonHome);
     extra.push({ op: 'tmpfs', dest: daemonHome, mode: '0755' });
   }
-  makeRoom(fs, top, homePath);
+  // Mount points inside an earlier (writable) mount are created there, not in the host tree.
+  const placed: string[] = [];
+  const room = (target: string) => {
+    if (!placed.some((p) => isUnder(target, p))) makeRoom(fs, top, target);
+    placed.push(target);
+  };
+  room(homePath);
   extra.push({ op: 'bind', src: input.homeSrc, dest: homePath });
 
   const mounts = input.mounts
@@ -147,7 +153,7 @@ export function planMounts(input: PlanInput, fs: FsView = hostFs): MountOp[] {
     .sort((a, b) => a.dest.split('/').length - b.dest.split('/').length);
   for (const m of mounts) {
     if (m.dest === '/') throw new Error('cannot mount storage at /');
-    makeRoom(fs, top, m.dest);
+    room(m.dest);
     extra.push(m.ro ? { op: 'robind', src: m.src, dest: m.dest } : { op: 'bind', src: m.src, dest: m.dest });
   }
   return [...flatten(top, []), ...extra];
@@ -183,27 +189,27 @@ export function unshareScript(ops: MountOp[], newRoot: string, init: string[]): 
   const lines = [
     'set -e',
     // Remount read-only every mount at or below $1 (a recursive bind keeps submounts writable).
-    'ro_tree() { awk -v p="$1" \'$5==p || index($5, p "/")==1 {print $5}\' /proc/self/mountinfo | while read -r m; do mount -o remount,bind,ro "$m"; done; }',
-    'bind_entry() { if [ -d "$1" ]; then mkdir -p "$2"; mount --rbind "$1" "$2"; else mkdir -p "$(dirname "$2")"; [ -e "$2" ] || : > "$2"; mount --bind "$1" "$2"; fi; }',
-    'mount --make-rprivate /',
-    `mount -t tmpfs -o mode=0755 onmemos-root ${R('/')}`,
+    'ro_tree() { awk -v p="$1" \'$5==p || index($5, p "/")==1 {print $5}\' /proc/self/mountinfo | while read -r m; do mount -n -o remount,bind,ro "$m"; done; }',
+    'bind_entry() { if [ -d "$1" ]; then mkdir -p "$2"; mount -n --rbind "$1" "$2"; else mkdir -p "$(dirname "$2")"; [ -e "$2" ] || : > "$2"; mount -n --bind "$1" "$2"; fi; }',
+    'mount -n --make-rprivate /',
+    `mount -n -t tmpfs -o mode=0755 onmemos-root ${R('/')}`,
   ];
   for (const o of ops) {
     switch (o.op) {
       case 'robind': lines.push(`bind_entry ${shq(o.src)} ${R(o.dest)}`, `ro_tree ${R(o.dest)}`); break;
       case 'bind': lines.push(`bind_entry ${shq(o.src)} ${R(o.dest)}`); break;
       case 'symlink': lines.push(`mkdir -p "$(dirname ${R(o.dest)})"`, `ln -sfn ${shq(o.target)} ${R(o.dest)}`); break;
-      case 'tmpfs': lines.push(`mkdir -p ${R(o.dest)}`, `mount -t tmpfs -o mode=${o.mode} tmpfs ${R(o.dest)}`); break;
+      case 'tmpfs': lines.push(`mkdir -p ${R(o.dest)}`, `mount -n -t tmpfs -o mode=${o.mode} tmpfs ${R(o.dest)}`); break;
       case 'dir': lines.push(`mkdir -p ${R(o.dest)}`); break;
-      case 'proc': lines.push(`mkdir -p ${R('/proc')}`, `mount -t proc proc ${R('/proc')}`); break;
+      case 'proc': lines.push(`mkdir -p ${R('/proc')}`, `mount -n -t proc proc ${R('/proc')}`); break;
       case 'dev': {
         const d = R('/dev');
         lines.push(
-          `mkdir -p ${d}`, `mount -t tmpfs -o mode=0755 tmpfs ${d}`,
-          `for n in null zero full random urandom tty; do : > ${d}/$n; mount --bind /dev/$n ${d}/$n; done`,
+          `mkdir -p ${d}`, `mount -n -t tmpfs -o mode=0755 tmpfs ${d}`,
+          `for n in null zero full random urandom tty; do : > ${d}/$n; mount -n --bind /dev/$n ${d}/$n; done`,
           `mkdir -p ${d}/pts ${d}/shm`,
-          `mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts ${d}/pts 2>/dev/null && ln -s pts/ptmx ${d}/ptmx || { : > ${d}/ptmx; mount --bind /dev/ptmx ${d}/ptmx; mount --rbind /dev/pts ${d}/pts; }`,
-          `mount -t tmpfs -o mode=1777 tmpfs ${d}/shm`,
+          `mount -n -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts ${d}/pts 2>/dev/null && ln -s pts/ptmx ${d}/ptmx || { : > ${d}/ptmx; mount -n --bind /dev/ptmx ${d}/ptmx; mount -n --rbind /dev/pts ${d}/pts; }`,
+          `mount -n -t tmpfs -o mode=1777 tmpfs ${d}/shm`,
           `ln -s /proc/self/fd ${d}/fd; ln -s /proc/self/fd/0 ${d}/stdin; ln -s /proc/self/fd/1 ${d}/stdout; ln -s /proc/self/fd/2 ${d}/stderr`,
         );
         break;
@@ -214,9 +220,9 @@ export function unshareScript(ops: MountOp[], newRoot: string, init: string[]): 
     `cd ${R('/')}`,
     'mkdir .oldroot',
     'pivot_root . .oldroot',
-    'umount -l /.oldroot',
+    'umount -n -l /.oldroot',
     'rmdir /.oldroot',
-    'mount -o remount,ro,bind / 2>/dev/null || mount -o remount,ro /',
+    'mount -n -o remount,ro,bind / 2>/dev/null || mount -n -o remount,ro /',
     'cd /',
     'echo ready',
     `exec ${init.map(shq).join(' ')}`,

@@ -1,0 +1,152 @@
+// The local provider for real: namespaces made by bubblewrap and by util-linux unshare, real
+// processes, real mounts, temp homes. Each mode runs the same checks.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { LocalComputeProvider } from '../../daemon/providers/local';
+import { sandboxDir, statePath, storageDir } from '../../daemon/providers/local/paths';
+import type { ExecOptions, LaunchSpec } from '../../daemon/providers/types';
+import { ensureSupervisorBuilt, mount, spec, tempHome } from './local-provider.fixture';
+
+/** Running (a zombie waiting for a reaper counts as dead). */
+function pidAlive(pid: number): boolean {
+  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+}
+
+function hostProcessesMatching(text: string): string[] {
+  return execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(text));
+}
+
+for (const mode of ['bwrap', 'unshare'] as const) {
+  describe(`local provider (${mode})`, () => {
+    let home: string;
+    let provider: LocalComputeProvider;
+    let s: LaunchSpec;
+    const run = (command: string, extra: Partial<ExecOptions> = {}) =>
+      provider.execute(s, { command, timeout_seconds: 20, max_output_bytes: 1 << 20, ...extra });
+
+    before(async () => {
+      ensureSupervisorBuilt();
+      home = tempHome();
+      writeFileSync(join(home, 'admin.key'), 'TOP-SECRET-ADMIN-KEY\n', { mode: 0o600 });
+      mkdirSync(storageDir(home, 'drive-b'), { recursive: true });
+      writeFileSync(join(storageDir(home, 'drive-b'), 'note.txt'), 'hello from the drive\n');
+      provider = new LocalComputeProvider({ home, sandbox: mode, poolSize: 1 });
+      await provider.check();
+      s = spec([mount('vault-a', '/workspace'), mount('drive-b', '/data', 'RO', 'filestore')]);
+      await provider.launch(s);
+    });
+
+    after(async () => {
+      await provider.terminate(s);
+      await provider.close();
+      rmSync(home, { recursive: true, force: true });
+    });
+
+    it('bind-mounts vaults and drives at their mount_path; RO mounts refuse writes', async () => {
+      const r = await run('pwd; cat /data/note.txt; echo made-inside > /workspace/new.txt && echo wrote; echo no > /data/nope.txt');
+      assert.equal(r.exit_code, 1, r.stderr);
+      assert.match(r.stdout, /^\/workspace\nhello from the drive\nwrote\n$/);
+      assert.match(r.stderr, /\/data\/nope\.txt: Read-only file system/);
+      assert.equal(readFileSync(join(storageDir(home, 'vault-a'), 'new.txt'), 'utf8'), 'made-inside\n');
+      assert.ok(!existsSync(join(storageDir(home, 'drive-b'), 'nope.txt')));
+    });
+
+    it('keeps the host system read-only and hides the daemon home', async () => {
+      const r = await run(`touch /usr/onmemos-probe; touch /etc/onmemos-probe; cat ${join(home, 'admin.key')}; ls ${home}; mount -o remount,rw / && echo REMOUNTED`);
+      assert.match(r.stderr, /\/usr\/onmemos-probe': Read-only file system/);
+      assert.match(r.stderr, /\/etc\/onmemos-probe': Read-only file system/);
+      assert.doesNotMatch(r.stdout, /TOP-SECRET|REMOUNTED|storage|sandboxes/);
+      assert.ok(!existsSync('/usr/onmemos-probe'));
+    });
+
+    it('has a private /tmp and a private home', async () => {
+      const marker = `onmemos-host-marker-${process.pid}`;
+      writeFileSync(join('/tmp', marker), 'host');
+      try {
+        const inside = `onmemos-inside-${process.pid}-${mode}`;
+        const r = await run(`test -e /tmp/${marker} && echo LEAKED; echo x > /tmp/${inside} && echo tmp-ok; echo "$HOME"; touch "$HOME/.hist" && echo home-ok; ls -A "$HOME"`);
+        assert.doesNotMatch(r.stdout, /LEAKED/);
+        assert.match(r.stdout, /tmp-ok\n(\/root|\/home\/\S+)\nhome-ok\n/);
+        assert.ok(!existsSync(join('/tmp', inside)), 'a file in the sandbox /tmp must not appear on the host');
+        assert.ok(existsSync(join(sandboxDir(home, s.sandbox_name), 'home', '.hist')), 'home is backed by the scratch dir');
+      } finally {
+        rmSync(join('/tmp', marker), { force: true });
+      }
+    });
+
+    it('runs in its own PID namespace (ps shows only the sandbox)', async () => {
+      const r = await run('ps -eo pid=,comm=');
+      const lines = r.stdout.trim().split('\n').map((l) => l.trim());
+      assert.ok(lines.length < 10, r.stdout);
+      assert.ok(lines.some((l) => /^1 /.test(l)), 'PID 1 is the sandbox init');
+      assert.ok(!lines.some((l) => /\bnode\b/.test(l)), `no host processes: ${r.stdout}`);
+    });
+
+    it('captures stdout, stderr, exit code, env and runs bash -l in the first mount', async () => {
+      const r = await run('echo out; echo err >&2; echo "$FOO|$LANG|$ONMEMOS_SESSION_ID|$PWD"; exit 42', { env: { FOO: 'bar baz' } });
+      assert.equal(r.exit_code, 42);
+      assert.equal(r.stdout, `out\nbar baz|C.UTF-8|${s.session_id}|/workspace\n`);
+      assert.equal(r.stderr, 'err\n');
+      assert.equal(r.timed_out, false);
+      assert.equal(r.truncated, false);
+      assert.ok(r.duration_ms > 0);
+      assert.equal((await run('shopt -q login_shell && echo login')).stdout, 'login\n');
+      assert.equal((await run('printf "\\xe2\\x82\\xac\\xf0\\x9f\\x9a\\x80"')).stdout, '€🚀');
+    });
+
+    it('kills the whole process tree at the timeout', async () => {
+      const t0 = Date.now();
+      const r = await run('sleep 101 & setsid sleep 102 & echo started; sleep 100; echo never', { timeout_seconds: 1 });
+      assert.equal(r.timed_out, true);
+      assert.equal(r.exit_code, 124);
+      assert.equal(r.stdout, 'started\n');
+      assert.ok(Date.now() - t0 < 5000);
+      const ps = await run('ps -eo args=');
+      assert.doesNotMatch(ps.stdout, /sleep 10[012]/, ps.stdout);
+      assert.deepEqual(hostProcessesMatching('sleep 10'), []);
+    });
+
+    it('caps each stream at max_output_bytes and says so', async () => {
+      const r = await run('head -c 100000 /dev/zero | tr "\\0" a; echo done >&2', { max_output_bytes: 1000 });
+      assert.equal(r.stdout.length, 1000);
+      assert.equal(r.truncated, true);
+      assert.equal(r.stderr, 'done\n');
+      assert.equal(r.exit_code, 0);
+    });
+
+    it('shares storage between shuttles: written in one, read in the next', async () => {
+      const next = spec([mount('vault-a', '/mnt/vault'), mount('drive-b', '/data', 'RO', 'filestore')]);
+      await provider.launch(next);
+      try {
+        const r = await provider.execute(next, { command: 'cat /mnt/vault/new.txt /data/note.txt', timeout_seconds: 10, max_output_bytes: 4096 });
+        assert.equal(r.stdout, 'made-inside\nhello from the drive\n');
+      } finally {
+        await provider.terminate(next);
+      }
+    });
+
+    it('terminate kills everything, removes the scratch dir, and is idempotent', async () => {
+      const t = spec([mount('vault-t', '/workspace')]);
+      await provider.launch(t);
+      const bg = await provider.execute(t, { command: 'nohup sleep 303 >/dev/null 2>&1 & echo ok', timeout_seconds: 10, max_output_bytes: 4096 });
+      assert.equal(bg.stdout, 'ok\n');
+      const state = JSON.parse(readFileSync(statePath(home, t.sandbox_name), 'utf8')) as { pid: number; init_pid: number };
+      assert.ok(pidAlive(state.pid) && pidAlive(state.init_pid), 'supervisor and init run');
+      assert.equal(hostProcessesMatching('sleep 303').length, 1, 'the background sleep runs');
+      assert.equal(await provider.isAlive(t), true);
+      await provider.terminate(t);
+      assert.equal(await provider.isAlive(t), false);
+      assert.ok(!existsSync(sandboxDir(home, t.sandbox_name)), 'scratch removed');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(!pidAlive(state.pid), 'supervisor gone');
+      assert.ok(!pidAlive(state.init_pid), 'sandbox init gone');
+      assert.deepEqual(hostProcessesMatching('sleep 303'), []);
+      assert.ok(existsSync(storageDir(home, 'vault-t')), 'storage outlives the shuttle');
+      await provider.terminate(t); // idempotent
+      await assert.rejects(provider.execute(t, { command: 'true', timeout_seconds: 5, max_output_bytes: 10 }), { status: 409 });
+    });
+  });
+}
