@@ -68,11 +68,11 @@ test('execute: stdout, stderr, exit codes, env, timeout, output cap, JSON body f
   assert.deepEqual([r.stdout, r.stderr, r.returncode, r.exit_code, r.success, r.timed_out], ['out\n', 'err\n', 3, 3, false, false]);
   assert.equal((await client.execute(s.id, 'echo $GREETING', { env: { GREETING: 'hej' } })).stdout, 'hej\n');
   const t0 = Date.now();
-  const slow = await client.execute(s.id, 'sleep 30; echo never', { timeout_seconds: 1 });
+  const slow = await client.execute(s.id, 'sleep 31; echo never', { timeout_seconds: 1 });
   assert.equal(slow.timed_out, true);
   assert.equal(slow.success, false);
   assert.ok(Date.now() - t0 < 10_000, 'killed at the timeout');
-  assert.equal((await client.execute(s.id, 'pgrep -f "sleep 30" || echo none')).stdout.trim(), 'none', 'the timed-out tree is gone');
+  assert.equal((await client.execute(s.id, 'pgrep -f "^sleep 31" || echo none')).stdout.trim(), 'none', 'the timed-out tree is gone');
   const big = await client.execute(s.id, 'head -c 3000000 /dev/zero | tr "\\0" a');
   assert.equal(big.truncated, true);
   assert.ok(big.stdout.length <= 1024 * 1024);
