@@ -35,6 +35,9 @@ describe('gke exec status', () => {
     assert.equal(exitCodeOf({ status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: '3' }] } }).code, 3);
     assert.equal(exitCodeOf({ status: 'Failure', message: 'exec: "nope": executable file not found in $PATH' }).code, 127);
     assert.equal(exitCodeOf(undefined).code, 255);
+    // kwok's local exec wraps the process error instead of a NonZeroExitCode cause.
+    assert.equal(exitCodeOf({ status: 'Failure', reason: 'InternalError', message: 'error executing command in container: cmd wait: /bin/sh -c exit 4: exit status 4' }).code, 4);
+    assert.equal(exitCodeOf({ status: 'Failure', message: 'cmd wait: sleep 9: signal: killed' }).code, 137);
   });
   it('wraps the command with env and an in-pod kill at the deadline', () => {
     assert.deepEqual(execArgv('echo hi', 5).slice(0, 2), ['/bin/sh', '-c']);

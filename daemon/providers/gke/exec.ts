@@ -12,8 +12,13 @@ export function exitCodeOf(status: V1Status | undefined): { code: number; messag
   if (status.status === 'Success') return { code: 0 };
   const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
   if (status.reason === 'NonZeroExitCode' && cause?.message !== undefined) return { code: Number(cause.message) };
+  // Runtimes that wrap the process error (kwok's local exec does) say "exit status N" / "signal: killed".
+  const msg = status.message ?? '';
+  const m = /exit status (\d+)\s*$/m.exec(msg);
+  if (m) return { code: Number(m[1]) };
+  if (/signal: killed/.test(msg)) return { code: 137 };
   // e.g. the executable does not exist in the image: report like a shell would.
-  return { code: /not found|no such file/i.test(status.message ?? '') ? 127 : 126, message: status.message };
+  return { code: /not found|no such file/i.test(msg) ? 127 : 126, message: msg };
 }
 
 /** argv for `execute`: env via env(1), and a hard kill inside the pod at the deadline where the image
