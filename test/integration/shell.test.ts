@@ -1,0 +1,159 @@
+// Session shells over real WebSockets: the onmemos.pty.v1 terminal and the seed's line protocol,
+// every handshake refusal, UTF-8 across frames, reattach with scrollback, and shells that outlive
+// a daemon killed with SIGKILL.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { startDaemon, newUser, removeHome, type RunningDaemon } from '../helpers/daemon';
+import { openWs, refusal } from '../helpers/ws';
+import { TokenService } from '../../daemon/auth/tokens';
+import { loadTokenSecret } from '../../daemon/auth/keys';
+import { OnMemOSClient, PTY_SUBPROTOCOL } from '../../daemon/client';
+
+let d: RunningDaemon;
+before(async () => { d = await startDaemon(); });
+after(async () => { await d.stop(); removeHome(d.home); });
+
+const wsBase = () => d.publicUrl.replace(/^http/, 'ws');
+
+async function shuttle() {
+  const u = await newUser(d);
+  const s = await u.client.createSession({ workspace_id: u.workspace.workspace_id });
+  return { ...u, s };
+}
+
+test('pty: hello, a real tty, resize then stty size, exit code', async () => {
+  const { s, passport } = await shuttle();
+  const sh = await openWs(`${wsBase()}/v1/sessions/${s.id}/shell`, { protocols: [PTY_SUBPROTOCOL], headers: { authorization: `Bearer ${passport}` } });
+  assert.equal(sh.ws.protocol, PTY_SUBPROTOCOL);
+  await sh.waitFor(() => sh.messages.some((m) => m.type === 'hello'), 'hello');
+  assert.match(sh.messages[0].shell_id, /\S+/);
+  sh.send(JSON.stringify({ type: 'resize', cols: 123, rows: 41 }));
+  await new Promise((r) => setTimeout(r, 100));
+  sh.send(Buffer.from('tty; stty size\r'));
+  await sh.waitForOutput(/\/dev\/pts\/\d+/);
+  await sh.waitForOutput('41 123');
+  sh.send(Buffer.from('exit 7\r'));
+  await sh.waitFor(() => sh.messages.some((m) => m.type === 'exit'), 'exit');
+  assert.equal(sh.messages.find((m) => m.type === 'exit').code, 7);
+  assert.equal((await sh.closed).code, 1000);
+});
+
+test('line protocol at the seed URL: output, warning, error, prompt, pong', async () => {
+  const { s, passport } = await shuttle();
+  const url = `${wsBase()}/v1/gke/shell/${s.id}?k8s_ns=${s.k8s_namespace}&pod=${s.pod_name}&passport=${passport}`;
+  const sh = await openWs(url);
+  await sh.waitFor(() => sh.messages.some((m) => m.type === 'prompt'), 'first prompt');
+  sh.send(JSON.stringify({ type: 'command', command: 'echo hello-line; echo oops >&2; exit 2' }));
+  await sh.waitFor(() => sh.messages.filter((m) => m.type === 'prompt').length >= 2, 'second prompt');
+  const types = sh.messages.map((m) => m.type);
+  assert.ok(sh.messages.some((m) => m.type === 'output' && m.content === 'hello-line\n'), JSON.stringify(sh.messages));
+  assert.ok(sh.messages.some((m) => m.type === 'warning' && m.content === 'oops\n'));
+  assert.ok(sh.messages.some((m) => m.type === 'error' && /code 2/.test(m.content)));
+  assert.ok(sh.messages.every((m) => m.session_id === s.id && typeof m.timestamp === 'string'), types.join());
+  sh.send(JSON.stringify({ type: 'ping' }));
+  sh.send(JSON.stringify({ type: 'resize', cols: 100, rows: 30 }));
+  await sh.waitFor(() => sh.messages.some((m) => m.type === 'pong'), 'pong');
+  sh.ws.close();
+});
+
+test('line protocol: no credits left → an error message, then close', async () => {
+  const { s, passport, user, client } = await shuttle();
+  const sh = await openWs(`${wsBase()}/v1/gke/shell/${s.id}?passport=${passport}`);
+  await d.admin.deductCredits(user.user_id, (await client.credits()).credits);
+  sh.send(JSON.stringify({ type: 'command', command: 'echo should-not-run' }));
+  const closed = await sh.closed;
+  assert.ok(sh.messages.some((m) => m.type === 'error' && /credits/.test(m.content)));
+  assert.ok(!sh.messages.some((m) => m.type === 'output' && /should-not-run/.test(m.content)));
+  assert.notEqual(closed.code, 1000);
+});
+
+test('refused before the upgrade: no credentials, foreign passport, token for another session, expired token, foreign k8s_ns/pod, bad origin', async () => {
+  const a = await shuttle();
+  const b = await shuttle();
+  const tokens = new TokenService(loadTokenSecret(d.home));
+  const base = `${wsBase()}/v1/gke/shell/${a.s.id}`;
+  assert.equal(await refusal(base), 401);
+  assert.equal(await refusal(`${base}?passport=onm_notapassport`), 401);
+  assert.equal(await refusal(`${base}?passport=${b.passport}`), 404, 'another user\'s passport');
+  const tokenB = (await b.client.wsToken(b.s.id)).token;
+  assert.equal(await refusal(`${base}?token=${tokenB}`), 401, 'a token for another session');
+  const expired = (await tokens.issue({ user_id: a.user.user_id, session_id: a.s.id }, -10)).token;
+  assert.equal(await refusal(`${base}?token=${expired}`), 401, 'an expired token');
+  assert.equal(await refusal(`${base}?passport=${a.passport}&k8s_ns=${b.s.k8s_namespace}`), 404, 'another namespace');
+  assert.equal(await refusal(`${base}?passport=${a.passport}&pod=${b.s.pod_name}`), 404, 'another pod');
+  assert.equal(await refusal(`${base}?passport=${a.passport}`, { headers: { origin: 'https://evil.example' } }), 403);
+  assert.equal(await refusal(`${wsBase()}/v1/gke/shell/shuttle-nope?passport=${a.passport}`), 404);
+  assert.equal(await refusal(`${wsBase()}/elsewhere?passport=${a.passport}`), 404);
+  // and the good ones: passport, token in the header and in the query
+  const good = (await a.client.wsToken(a.s.id)).token;
+  assert.equal(await refusal(`${base}?token=${good}`), 101);
+  assert.equal(await refusal(base, { headers: { authorization: `Bearer ${good}` } }), 101);
+  assert.equal(await refusal(base, { headers: { 'x-api-key': a.passport } }), 101);
+  await a.client.terminateSession(a.s.id);
+  assert.equal(await refusal(`${base}?passport=${a.passport}`), 409, 'a terminated shuttle');
+});
+
+test('UTF-8 split across frames both ways is not garbled', async () => {
+  const { s, passport } = await shuttle();
+  const sh = await openWs(`${wsBase()}/v1/sessions/${s.id}/shell?mode=pty&passport=${passport}`);
+  await sh.waitFor(() => sh.messages.some((m) => m.type === 'hello'), 'hello');
+  const euro = Buffer.from('€', 'utf8'); // e2 82 ac
+  sh.send(Buffer.from('echo X'));
+  sh.send(euro.subarray(0, 2));
+  sh.send(Buffer.concat([euro.subarray(2), Buffer.from('Y\r')]));
+  await sh.waitForOutput('X€Y\r\n');
+  sh.send(Buffer.from("python3 -c \"import sys; sys.stdout.write('ж€𝄞' * 20000 + '\\nEND\\n')\"\r"));
+  await sh.waitForOutput(/END\r\n/, 20_000);
+  assert.ok(!sh.output().includes('\uFFFD'), 'replacement characters in output');
+  assert.ok(sh.output().includes('ж€𝄞'.repeat(1000)));
+  sh.ws.close();
+});
+
+test('a dropped socket: reattach with ?attach=<id> gets the scrollback, then live output; shells are listed', async () => {
+  const { s, passport, client } = await shuttle();
+  const url = `${wsBase()}/v1/sessions/${s.id}/shell?passport=${passport}`;
+  const first = await openWs(url, { protocols: [PTY_SUBPROTOCOL] });
+  await first.waitFor(() => first.messages.some((m) => m.type === 'hello'), 'hello');
+  const id = first.messages[0].shell_id;
+  first.send(Buffer.from('echo before-the-drop\r'));
+  await first.waitForOutput('before-the-drop\r\n');
+  first.ws.terminate(); // no close frame: a network drop
+  await first.closed;
+  await new Promise((r) => setTimeout(r, 200));
+  const listed = (await client.shells(s.id)).shells;
+  assert.ok(listed.some((x) => x.shell_id === id && !x.attached), JSON.stringify(listed));
+  const again = await openWs(`${url}&attach=${id}`, { protocols: [PTY_SUBPROTOCOL] });
+  await again.waitForOutput('before-the-drop');
+  assert.equal(again.messages[0].shell_id, id);
+  again.send(Buffer.from('echo after-the-drop\r'));
+  await again.waitForOutput('after-the-drop\r\n');
+  assert.equal(await refusalOf(`${url}&attach=nope`), 'error');
+  again.ws.close();
+});
+
+async function refusalOf(url: string): Promise<string> {
+  const sh = await openWs(url, { protocols: [PTY_SUBPROTOCOL] });
+  await sh.closed;
+  return sh.messages[0]?.type;
+}
+
+test('the daemon is killed with SIGKILL while a shell runs a command: after a restart the shell, the command and its output are there', async () => {
+  const home = d.home;
+  const { s, passport } = await shuttle();
+  const sh = await openWs(`${wsBase()}/v1/sessions/${s.id}/shell?passport=${passport}`, { protocols: [PTY_SUBPROTOCOL] });
+  await sh.waitFor(() => sh.messages.some((m) => m.type === 'hello'), 'hello');
+  const id = sh.messages[0].shell_id;
+  sh.send(Buffer.from('sleep 10; echo done-after-restart\r'));
+  await new Promise((r) => setTimeout(r, 300));
+  await d.kill();
+  await sh.closed;
+  d = await startDaemon({ home });
+  const client = new OnMemOSClient({ baseUrl: d.publicUrl, apiKey: passport });
+  assert.equal((await client.getSession(s.id)).status, 'running', 'the record still claims a live sandbox, rightly');
+  const again = await openWs(`${wsBase()}/v1/sessions/${s.id}/shell?passport=${passport}&attach=${id}`, { protocols: [PTY_SUBPROTOCOL] });
+  await again.waitForOutput('done-after-restart\r\n', 20_000);
+  assert.equal((await client.execute(s.id, 'echo exec-still-works')).stdout, 'exec-still-works\n');
+  again.ws.close();
+  void join;
+});
