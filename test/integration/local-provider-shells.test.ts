@@ -1,0 +1,136 @@
+// Shells of the local provider: real ptys (node-pty) inside the sandbox, owned by the shuttle's
+// supervisor, reached through its Unix socket.
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { LocalComputeProvider } from '../../daemon/providers/local';
+import type { LaunchSpec, ShellStream } from '../../daemon/providers/types';
+import { ensureSupervisorBuilt, mount, sleep, spec, tempHome } from './local-provider.fixture';
+
+/** Collects a shell's output bytes; waits for patterns in the decoded text. */
+class Screen {
+  chunks: Buffer[] = [];
+  exit: number | undefined;
+  private waiters: Array<() => void> = [];
+  constructor(readonly shell: ShellStream) {
+    shell.onData((c) => { this.chunks.push(c); this.poke(); });
+    shell.onExit((code) => { this.exit = code; this.poke(); });
+  }
+  private poke(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+  async waitFor(test: RegExp | (() => boolean), ms = 10_000): Promise<void> {
+    const ok = () => (typeof test === 'function' ? test() : test.test(this.text()));
+    const deadline = Date.now() + ms;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${test}; screen: ${JSON.stringify(this.text().slice(-600))}`);
+      await new Promise<void>((r) => { this.waiters.push(r); setTimeout(r, 100); });
+    }
+  }
+  type(line: string): void {
+    this.shell.write(`${line}\r`);
+  }
+}
+
+for (const mode of ['bwrap', 'unshare'] as const) {
+  describe(`local provider shells (${mode})`, () => {
+    let home: string;
+    let provider: LocalComputeProvider;
+    let s: LaunchSpec;
+
+    before(async () => {
+      ensureSupervisorBuilt();
+      home = tempHome();
+      provider = new LocalComputeProvider({ home, sandbox: mode, poolSize: 1, shellLingerSeconds: 2 });
+      s = spec([mount('vault-sh', '/workspace')]);
+      await provider.launch(s);
+    });
+
+    after(async () => {
+      await provider.terminate(s);
+      await provider.close();
+      rmSync(home, { recursive: true, force: true });
+    });
+
+    it('is a real terminal inside the sandbox: stty size follows resize, exit code arrives', async () => {
+      const screen = new Screen(await provider.openShell(s, { cols: 80, rows: 24 }));
+      assert.match(screen.shell.shell_id, /^sh-[0-9a-f]{12}$/);
+      screen.type('echo "in:$(pwd):$(hostname)"; stty size');
+      await screen.waitFor(new RegExp(`in:/workspace:${s.sandbox_name}\\r\\n24 80`));
+      screen.shell.resize(132, 43);
+      await sleep(50);
+      screen.type('stty size; tty');
+      await screen.waitFor(/43 132\r\n/);
+      const [info] = await provider.listShells(s);
+      assert.deepEqual({ ...info, created_at: undefined }, { shell_id: screen.shell.shell_id, created_at: undefined, attached: true, cols: 132, rows: 43 });
+      screen.type('exit 7');
+      await screen.waitFor(() => screen.exit !== undefined);
+      assert.equal(screen.exit, 7);
+      assert.deepEqual(await provider.listShells(s), []);
+    });
+
+    it('passes multi-byte UTF-8 through intact', async () => {
+      const screen = new Screen(await provider.openShell(s, { cols: 80, rows: 24 }));
+      // Escapes in the command, so the echo of the typed line does not contain the characters.
+      screen.type(String.raw`for i in $(seq 3000); do printf '\xc3\xa9\xe2\x82\xac\xf0\x9f\x9a\x80'; done; echo; echo END-$((10+1))`);
+      await screen.waitFor(/END-11\r\n/);
+      const text = screen.text();
+      assert.equal(text.split('é€🚀').length - 1, 3000);
+      assert.ok(!text.includes('\uFFFD'), 'no replacement characters');
+      screen.shell.kill();
+      await screen.waitFor(() => screen.exit !== undefined);
+    });
+
+    it('detach keeps the shell running; attach replays scrollback, then live output', async () => {
+      const first = new Screen(await provider.openShell(s, { cols: 80, rows: 24 }));
+      const id = first.shell.shell_id;
+      first.type('echo before-detach; sleep 1; echo while-detached-$((6*7))');
+      await first.waitFor(/before-detach\r\n/);
+      first.shell.detach();
+      await sleep(100);
+      const listed = await provider.listShells(s);
+      assert.deepEqual(listed.map((x) => [x.shell_id, x.attached]), [[id, false]]);
+      await sleep(1200);
+      // A restarted daemon is a new provider instance: it finds the shell through the supervisor.
+      const again = new LocalComputeProvider({ home, sandbox: mode, poolSize: 0 });
+      const second = new Screen(await again.openShell(s, { cols: 80, rows: 24, attach: id }));
+      assert.equal(second.shell.shell_id, id);
+      await second.waitFor(/before-detach[\s\S]*while-detached-42/);
+      second.type('echo live-$((2+3))');
+      await second.waitFor(/live-5\r\n/);
+      second.shell.kill();
+      await second.waitFor(() => second.exit !== undefined);
+      await again.close();
+    });
+
+    it('pause stops output until resume (backpressure)', async () => {
+      const screen = new Screen(await provider.openShell(s, { cols: 80, rows: 24 }));
+      screen.type('echo ready-$((1+1))');
+      await screen.waitFor(/ready-2\r\n/);
+      await sleep(200);
+      screen.shell.pause();
+      await sleep(100);
+      const before = screen.text().length;
+      screen.type('echo paused-$((3+4))');
+      await sleep(500);
+      assert.equal(screen.text().length, before, 'no output while paused');
+      screen.shell.resume();
+      await screen.waitFor(/paused-7\r\n/);
+      screen.shell.kill();
+      await screen.waitFor(() => screen.exit !== undefined);
+    });
+
+    it('a detached shell expires after the linger window; unknown ids are 404', async () => {
+      const screen = new Screen(await provider.openShell(s, { cols: 80, rows: 24 }));
+      const id = screen.shell.shell_id;
+      screen.shell.detach();
+      await sleep(2600);
+      assert.deepEqual(await provider.listShells(s), []);
+      await assert.rejects(provider.openShell(s, { cols: 80, rows: 24, attach: id }), { status: 404, code: 'not_found' });
+      await assert.rejects(provider.openShell(s, { cols: 80, rows: 24, attach: 'sh-000000000000' }), { status: 404 });
+    });
+  });
+}
