@@ -1,15 +1,17 @@
 import * as vscode from 'vscode';
 import type { Session, StorageResource, Workspace } from '../api/types';
-import { explainError, isApiError } from '../api/errors';
+import { explainError } from '../api/errors';
 import { COMMANDS } from '../commandIds';
 import type { Services } from '../services';
 import type { Node } from '../views/items';
 
 // Runs a user action: errors become a notification that says what happened and what to do,
-// and the views are refreshed afterwards (also on failure: a 404/409 means they were stale).
+// and the views are refreshed before the command returns.
 export async function act<T>(s: Services, what: string, fn: () => PromiseLike<T>): Promise<T | undefined> {
   try {
-    return await fn();
+    const result = await fn();
+    await s.model.refresh(); // the command finishes when the views show its effect
+    return result;
   } catch (e) {
     if (e instanceof vscode.CancellationError) return undefined;
     const ex = explainError(what, e);
@@ -19,10 +21,8 @@ export async function act<T>(s: Services, what: string, fn: () => PromiseLike<T>
     void vscode.window.showErrorMessage(ex.message, ...buttons).then((b) => {
       if (b && ex.action) void vscode.commands.executeCommand(ex.action.command);
     });
-    if (isApiError(e) && (e.status === 404 || e.status === 409)) void s.model.refresh();
+    void s.model.refresh(); // a 404/409 means the views were stale
     return undefined;
-  } finally {
-    void s.model.refresh();
   }
 }
 

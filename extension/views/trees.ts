@@ -36,6 +36,7 @@ class Provider implements vscode.TreeDataProvider<Node> {
 
 export class Trees extends Disposable {
   readonly views = new Map<ViewName, vscode.TreeView<Node>>();
+  readonly providers = new Map<ViewName, vscode.TreeDataProvider<Node>>();
 
   constructor(private readonly model: Model) {
     super();
@@ -43,6 +44,7 @@ export class Trees extends Disposable {
       const provider = this._register(new Provider(name, model));
       const view = this._register(vscode.window.createTreeView(VIEW_IDS[name], { treeDataProvider: provider, showCollapseAll: name !== 'workspaces' }));
       this.views.set(name, view);
+      this.providers.set(name, provider);
       this._register(model.onDidChange(() => { provider.fire(); this.updateBadge(name, view); }));
       // Polling keeps running in the background; a view that becomes visible asks for fresh data.
       this._register(view.onDidChangeVisibility((e) => { if (e.visible) void model.refresh(); }));

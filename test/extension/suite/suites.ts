@@ -1,0 +1,3 @@
+// All suites, in order: one bundle loaded by index.ts after mocha's globals exist.
+import './commands.test';
+import './workflow.test';
