@@ -9,6 +9,7 @@
 // Environment: ONMEMOS_SHELL_LINGER_SECONDS (default 600), ONMEMOS_SHELL_SCROLLBACK_BYTES (default 262144)
 // are defaults; the launch request's values win.
 import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -201,6 +202,8 @@ try { unlinkSync(socket); } catch { /* fresh */ }
 server.listen(socket, () => {
   process.stdout.write('ready\n');
   process.stdout.end?.();
+  // Warm the spawn path (and its JIT) while idle, so a shuttle's first command is not the slow one.
+  spawn('/bin/true', [], { stdio: ['ignore', 'pipe', 'pipe'], detached: true }).on('error', () => {});
 });
 
 // An idle pool member belongs to one daemon: it leaves when that daemon (or its socket) is gone.

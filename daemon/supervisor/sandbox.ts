@@ -80,13 +80,18 @@ export class Sandbox {
       };
       proc.on('error', fail);
       proc.on('exit', (code) => fail(new Error(`sandbox (${cfg.mode}) exited with ${code}: ${stderr.trim().slice(-2000)}`)));
+      // Ready when the init said so and (bwrap) the info fd gave the init's host pid: the two pipes
+      // are read independently, in either order.
+      const check = () => {
+        if (!out.includes('ready\n') || (cfg.mode === 'bwrap' && !/"child-pid":\s*\d+/.test(info))) return;
+        clearTimeout(timer);
+        proc.removeAllListeners('exit');
+        resolve();
+      };
+      if (cfg.mode === 'bwrap') (proc.stdio[3] as NodeJS.ReadableStream).on('data', check);
       proc.stdout!.on('data', (d: Buffer) => {
         out += d.toString();
-        if (out.includes('ready\n')) {
-          clearTimeout(timer);
-          proc.removeAllListeners('exit');
-          resolve();
-        }
+        check();
       });
     });
     proc.stdout!.resume();

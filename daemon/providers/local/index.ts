@@ -112,7 +112,7 @@ export class LocalComputeProvider implements ComputeProvider {
       sources[m.resource_id] = dir;
     }
     progress?.('starting supervisor');
-    const supervisor = await this.pool.take();
+    const supervisor = await this.pool.take().finally(() => this.pool.refillSoon());
     const req: LaunchRequest = {
       spec, mode: cap.mode, userns: cap.userns, tools: cap.tools, sources,
       shell_linger_seconds: this.linger, scrollback_bytes: this.scrollback,

@@ -17,6 +17,7 @@ export interface SpawnOptions {
 }
 
 const READY_TIMEOUT_MS = 15_000;
+const REFILL_DELAY_MS = 300;
 
 /** Start one idle supervisor, detached in its own session; resolves with its socket when it listens. */
 export function spawnSupervisor(opts: SpawnOptions): Promise<string> {
@@ -56,6 +57,7 @@ export class SupervisorPool {
   private readonly ready: string[] = [];
   private filling = 0;
   private closed = false;
+  private refillTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: SpawnOptions, private readonly size: number, private readonly onError: (e: unknown) => void) {}
 
@@ -76,12 +78,19 @@ export class SupervisorPool {
   async take(): Promise<string> {
     while (this.ready.length) {
       const socket = this.ready.shift()!;
-      this.fill();
       if (existsSync(socket)) return socket;
     }
-    const socket = await spawnSupervisor(this.opts);
-    this.fill();
-    return socket;
+    return spawnSupervisor(this.opts);
+  }
+
+  /**
+   * Refill after the launch that took a member has finished, a little later: booting Node costs
+   * ~50 ms of CPU, which would otherwise compete with that launch and the first commands.
+   */
+  refillSoon(delayMs = REFILL_DELAY_MS): void {
+    if (this.closed || this.refillTimer) return;
+    this.refillTimer = setTimeout(() => { this.refillTimer = undefined; this.fill(); }, delayMs);
+    this.refillTimer.unref();
   }
 
   /** Top the pool up in the background. */
@@ -96,13 +105,15 @@ export class SupervisorPool {
   }
 
   /** Resolves once the pool is full (benchmarks and tests use it to measure a warm launch). */
-  async warm(): Promise<void> {
+  async warm(timeoutMs = 20_000): Promise<void> {
     this.fill();
-    while (!this.closed && this.ready.length < this.size) await new Promise((r) => setTimeout(r, 5));
+    const deadline = Date.now() + timeoutMs;
+    while (!this.closed && this.ready.length < this.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.refillTimer) clearTimeout(this.refillTimer);
     const members = this.ready.splice(0);
     await Promise.all(members.map((s) => call(s, 'POST', '/exit', undefined, 2000).catch(() => {})));
   }
