@@ -26,7 +26,10 @@ interface State {
 
 const state: State = { users: [], passports: [], workspaces: [], errors: {} };
 const app = document.getElementById('app')!;
-const rpc = new Rpc((init) => { state.init = init; void loadUsers(); });
+const rpc = new Rpc((init) => {
+  state.init = init;
+  if (init.daemonUp) void loadUsers(); else render();
+});
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -128,7 +131,8 @@ function secretBox(p: CreatedPassport): HTMLElement {
       h('vscode-button', { id: 'use-passport', secondary: true, onclick: () => void run('passports', document.getElementById('use-passport'), async () => {
         const r = await rpc.call('passports.use', { passport: p.passport });
         state.notice = r.state === 'ready' ? 'This window now uses the new passport: the OnMemOS views show this user\'s resources.' : `Passport saved (connection: ${r.state}).`;
-      }) }, 'Use as My Passport')));
+      }) }, 'Use as My Passport'),
+      h('vscode-button', { id: 'dismiss-passport', secondary: true, onclick: () => { state.secret = undefined; render(); } }, 'Done')));
 }
 
 function detailSection(): HTMLElement | null {

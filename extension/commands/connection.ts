@@ -81,7 +81,7 @@ export function registerConnectionCommands(s: Services): vscode.Disposable[] {
       }))),
     vscode.commands.registerCommand(COMMANDS.stopDaemon, () => act(s, 'Stop the OnMemOS daemon', async () => {
       const stopped = await s.daemon.stop();
-      void vscode.window.showInformationMessage(stopped ? 'OnMemOS daemon stopped.' : 'No daemon started by this extension is running (a daemon started elsewhere is stopped where it was started).');
+      void vscode.window.showInformationMessage(stopped ? 'OnMemOS daemon stopped.' : `No daemon owns ${s.daemon.home} on this machine; a daemon elsewhere is stopped where it runs.`);
       return stopped;
     })),
     vscode.commands.registerCommand(COMMANDS.showDaemonLog, () => s.daemon.showLog()),

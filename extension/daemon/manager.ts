@@ -32,7 +32,15 @@ export class DaemonManager extends Disposable {
 
   get logPath(): string { return join(this.home, 'daemon.log'); }
   get bundlePath(): string { return join(this.context.extensionPath, 'dist', 'daemon.js'); }
-  get managedPid(): number | undefined { return this.context.globalState.get<number>(`${this.pidKey}:${this.home}`); }
+  // The daemon owning the configured home: its lock file names the pid (whoever started it);
+  // else the one this extension started.
+  get managedPid(): number | undefined {
+    try {
+      const pid = JSON.parse(readFileSync(join(this.home, 'daemon.lock'), 'utf8')).pid;
+      if (typeof pid === 'number' && alive(pid)) return pid;
+    } catch { /* no lock: no daemon on this home */ }
+    return this.context.globalState.get<number>(`${this.pidKey}:${this.home}`);
+  }
 
   // When nothing answers and autoStart is on, start the bundled daemon (once per activation attempt).
   async ensureRunning(): Promise<void> {

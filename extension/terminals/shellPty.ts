@@ -32,6 +32,7 @@ export class ShellPty implements vscode.Pseudoterminal {
   private closed = false;
   private waitingForKey = false;
   private attempts = 0;
+  private clearOnHello = false;
   private pending: Buffer[] = [];
   private decoder = new TextDecoder('utf-8');
   private _transcript = '';
@@ -68,6 +69,8 @@ export class ShellPty implements vscode.Pseudoterminal {
       const msg = parseServerControl(data.toString());
       if (!msg) return;
       if (msg.type === 'hello') {
+        // Reattached after a drop: the server replays the scrollback, so clear what we show first.
+        if (this.clearOnHello) { this.clearOnHello = false; this.writeEmitter.fire('\x1b[2J\x1b[3J\x1b[H'); }
         if (this.shellId && msg.shell_id === this.shellId) this.log.info(`reattached to shell ${msg.shell_id}`);
         this.shellId = msg.shell_id;
         this.shellEmitter.fire(msg.shell_id);
@@ -97,8 +100,7 @@ export class ShellPty implements vscode.Pseudoterminal {
       if (this.attempts === 1) this.print(`\r\n${DIM}[Connection lost; reconnecting…]${RESET}\r\n`);
       setTimeout(() => {
         if (this.closed) return;
-        // The server replays the shell's scrollback on attach: clear what we show first.
-        if (this.shellId) this.writeEmitter.fire('\x1b[2J\x1b[3J\x1b[H');
+        this.clearOnHello = !!this.shellId;
         this.connect();
       }, delay);
     });

@@ -139,6 +139,16 @@ async function flow({ name, theme, scheme }) {
       return rows.includes('hello-onmemos');
     }, null, { timeout: 30_000 });
     await shot('terminal-hello-onmemos');
+
+    // 6. Stop the daemon from the command palette: the views say so and offer to start it again.
+    const pid = JSON.parse(readFileSync(join(home, 'daemon.lock'), 'utf8')).pid;
+    await page.keyboard.press('F1');
+    await quick.locator('input').first().fill('>OnMemOS: Stop Daemon');
+    await quick.locator('.monaco-list-row', { hasText: 'Stop Daemon' }).first().waitFor();
+    await quick.locator('input').first().press('Enter');
+    await sidebar.getByRole('button', { name: 'Start Daemon' }).first().waitFor({ timeout: 20_000 });
+    if (alive(pid)) throw new Error(`the daemon (pid ${pid}) still runs after OnMemOS: Stop Daemon`);
+    await shot('daemon-stopped');
   } catch (e) {
     await page.screenshot({ path: join(shots, `FAILED-after-${String(step).padStart(2, '0')}.png`) }).catch(() => {});
     throw e;
@@ -147,6 +157,10 @@ async function flow({ name, theme, scheme }) {
     await server.stop();
     stopDaemon(home);
   }
+}
+
+function alive(pid) {
+  try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
 // The extension started the daemon detached (it outlives windows on purpose): stop it by the pid

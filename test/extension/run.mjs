@@ -44,6 +44,7 @@ try {
     extensionTestsEnv: {
       ONMEMOS_SHIM_DIR: dir,
       ONMEMOS_EXT_RESULTS: results,
+      ONMEMOS_EXT_METRICS: join(dir, 'metrics.txt'),
       ONMEMOS_TEST_ADMIN_URL: daemon.admin,
       ONMEMOS_TEST_PUBLIC_URL: daemon.public,
       ONMEMOS_TEST_ADMIN_KEY: daemon.adminKey,
@@ -54,6 +55,7 @@ try {
 }
 
 const text = existsSync(results) ? readFileSync(results, 'utf8') : '';
+if (existsSync(join(dir, 'metrics.txt'))) process.stdout.write(`extension-host: ${readFileSync(join(dir, 'metrics.txt'), 'utf8')}`);
 process.stdout.write(text);
 const summary = /(\d+) passed, (\d+) failed/.exec(text);
 if (!summary) {

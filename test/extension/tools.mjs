@@ -94,6 +94,7 @@ export function writeUserSettings(userDataDir, settings) {
     'security.workspace.trust.enabled': false,
     'terminal.integrated.gpuAcceleration': 'off',
     'chat.disableAIFeatures': true,
+    'git.openRepositoryInParentFolders': 'never',
     ...settings,
   }, null, 2));
 }

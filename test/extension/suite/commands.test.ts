@@ -1,4 +1,5 @@
 import * as assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import { ALL_COMMAND_IDS, VIEW_IDS } from '../../../extension/commandIds';
 import { activate } from './env';
@@ -9,6 +10,12 @@ const contributed: string[] = manifest.contributes.commands.map((c: { command: s
 
 describe('commands', () => {
   before(async () => { await activate(); });
+
+  it('activates quickly (activate() well under 200 ms)', async () => {
+    const api = await activate();
+    if (process.env.ONMEMOS_EXT_METRICS) appendFileSync(process.env.ONMEMOS_EXT_METRICS, `activate() took ${api.activationMs.toFixed(1)} ms\n`);
+    assert.ok(api.activationMs < 200, `activate() took ${api.activationMs} ms`);
+  });
 
   it('registers every command that package.json contributes', async () => {
     const registered = new Set(await vscode.commands.getCommands(true));

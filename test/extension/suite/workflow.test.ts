@@ -13,6 +13,7 @@ describe('workflow against a real daemon', function () {
   let passport: string;
   let workspace: Workspace;
   let session: Session | undefined;
+  let term: { terminal: vscode.Terminal; pty: import('../../../extension/terminals/shellPty').ShellPty } | undefined;
 
   async function labels(view: 'workspaces' | 'vaults' | 'drives' | 'shuttles', parent?: Node): Promise<string[]> {
     const p = api.container.trees.providers.get(view)!;
@@ -89,6 +90,25 @@ describe('workflow against a real daemon', function () {
     terminal.sendText('echo "ext-$((6*7))"; pwd');
     await waitFor('the echo output in the terminal', () => /ext-42/.test(pty.transcript), 20_000);
     assert.ok((await labels('shuttles')).some((l) => l.includes('running')));
+    term = { terminal, pty };
+  });
+
+  it('reattaches to the same shell, scrollback first, when the socket drops', async () => {
+    const { terminal, pty } = term!;
+    const shell = pty.id;
+    const mark = pty.transcript.length;
+    (pty as unknown as { ws: { terminate(): void } }).ws.terminate();
+    await waitFor('the scrollback replayed after the reattach', () => pty.transcript.slice(mark).includes('ext-42'), 20_000);
+    assert.equal(pty.id, shell, 'a new shell was opened instead of reattaching');
+    terminal.sendText('echo "again-$((1+1))"');
+    await waitFor('output after the reattach', () => pty.transcript.slice(mark).includes('again-2'));
+  });
+
+  it('shows the exit code when the shell ends', async () => {
+    const { terminal, pty } = term!;
+    terminal.sendText('exit 7');
+    await waitFor('the exit code', () => pty.exited === 7);
+    assert.match(pty.transcript, /exited with code 7/);
   });
 
   it('runs a command through Execute and reports its exit code', async () => {
