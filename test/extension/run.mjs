@@ -6,7 +6,10 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { requireTools, root, startDaemon, writeUserSettings } from './tools.mjs';
 
-requireTools('extension-host');
+// ONMEMOS_VSCODE_EXECUTABLE: a desktop VS Code (or Insiders) binary to run the same tests in;
+// without it, code-server through the shim.
+const desktop = process.env.ONMEMOS_VSCODE_EXECUTABLE;
+if (!desktop) requireTools('extension-host');
 const { runTests } = await import('@vscode/test-electron');
 
 const t0 = Date.now();
@@ -37,7 +40,7 @@ try {
     'onmemos.pollIntervalSeconds': 1,
   });
   code = await runTests({
-    vscodeExecutablePath: join(root, 'test/extension/code-server-shim.mjs'),
+    vscodeExecutablePath: desktop || join(root, 'test/extension/code-server-shim.mjs'),
     extensionDevelopmentPath: root,
     extensionTestsPath: join(out, 'index.js'),
     launchArgs: [join(dir, 'workspace'), `--user-data-dir=${join(dir, 'user-data')}`, `--extensions-dir=${join(dir, 'extensions')}`],
