@@ -1,5 +1,5 @@
 // Store rows → the API's shapes (DESIGN.md). Secrets and internal fields never leave here.
-import type { Data, PassportRow, SessionRow, StorageRow, UserRow, WorkspaceRow } from '../store';
+import type { View, PassportRow, SessionRow, StorageRow, UserRow, WorkspaceRow } from '../store';
 import type { z } from 'zod';
 import type * as S from './schemas';
 import { passportState } from '../services/users';
@@ -20,7 +20,7 @@ export const presentWorkspace = (w: WorkspaceRow): z.infer<typeof S.Workspace> =
   created_at: w.created_at, defaults: { ...w.defaults },
 });
 
-export function presentResource(r: StorageRow, d: Readonly<Data>): z.infer<typeof S.StorageResource> {
+export function presentResource(r: StorageRow, d: View): z.infer<typeof S.StorageResource> {
   const w = d.workspaces.find((x) => x.workspace_id === r.workspace_id);
   return {
     resource_id: r.resource_id, name: r.name, storage_type: r.storage_type, size_gb: r.size_gb, workspace_id: r.workspace_id,
@@ -29,7 +29,7 @@ export function presentResource(r: StorageRow, d: Readonly<Data>): z.infer<typeo
   };
 }
 
-export function presentSession(s: SessionRow, d: Readonly<Data>): z.infer<typeof S.Session> {
+export function presentSession(s: SessionRow, d: View): z.infer<typeof S.Session> {
   const backing = (type: string) => {
     const m = s.mounts.find((x) => x.type === type);
     return m ? d.storage_resources.find((r) => r.resource_id === m.resource_id)?.backing_name ?? m.name : undefined;

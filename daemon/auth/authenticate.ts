@@ -31,9 +31,9 @@ export function createAuthenticator(deps: {
     const t = Date.now();
     if ((lastTouch.get(p.passport_id) ?? 0) > t - TOUCH_EVERY_MS) return;
     lastTouch.set(p.passport_id, t);
-    void deps.store.write((d) => {
+    void deps.store.write((d, tx) => {
       const row = d.passports.find((x) => x.passport_id === p.passport_id);
-      if (row) row.last_used_at = new Date(t).toISOString();
+      if (row) { row.last_used_at = new Date(t).toISOString(); tx.put('passports', row); }
     }).catch(() => undefined);
   };
 

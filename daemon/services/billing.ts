@@ -1,6 +1,6 @@
 // Credits: a ledger of additions and usage charges per user, the balance on the user row, and the
 // small catalog (products, prices, purchase orders) the seed's admin API exposes.
-import type { Data, UserRow, SessionRow, CreditTxRow } from '../store';
+import type { View, Tx, UserRow, SessionRow, CreditTxRow } from '../store';
 import { badRequest, notFound } from '../errors';
 import { findTemplate } from './templates';
 import { newId, now, type ServiceContext } from './context';
@@ -11,26 +11,27 @@ export const SIGNUP_GRANT: Record<UserRow['user_type'], number> = { free: 10, pr
 const round = (n: number) => Math.round(n * 10000) / 10000;
 
 /** Append a ledger entry and move the balance (inside a store mutation). Balances never go below 0. */
-export function applyCredit(d: Data, user: UserRow, amount: number, source: string, description: string): CreditTxRow {
+export function applyCredit(tx: Tx, user: UserRow, amount: number, source: string, description: string): CreditTxRow {
   user.credits = round(Math.max(0, user.credits + amount));
   user.updated_at = now();
-  const tx: CreditTxRow = { tx_id: newId('tx_'), user_id: user.user_id, amount: round(amount), balance: user.credits, source, description, created_at: now() };
-  d.credit_transactions.push(tx);
-  return tx;
+  tx.put('users', user);
+  const entry: CreditTxRow = { tx_id: newId('tx_'), user_id: user.user_id, amount: round(amount), balance: user.credits, source, description, created_at: now() };
+  tx.put('credit_transactions', entry);
+  return entry;
 }
 
 /** Record a finished session's seconds and charge its template's hourly rate (inside a mutation). */
-export function meterSession(d: Data, s: SessionRow, endedAt: Date): void {
+export function meterSession(d: View, tx: Tx, s: SessionRow, endedAt: Date): void {
   const start = Date.parse(s.started_at ?? s.created_at);
   const seconds = Math.max(0, Math.round((endedAt.getTime() - start) / 1000));
   const rate = (() => { try { return findTemplate(s.template_id).credits_per_hour; } catch { return 1; } })();
   const charge = round((seconds / 3600) * rate);
-  d.usage_records.push({
+  tx.put('usage_records', {
     usage_id: newId('usage_'), user_id: s.user_id, session_id: s.session_id, workspace_id: s.workspace_id,
     seconds, credits_charged: charge, recorded_at: endedAt.toISOString(),
   });
   const user = d.users.find((u) => u.user_id === s.user_id);
-  if (user && charge > 0) applyCredit(d, user, -charge, 'usage', `shuttle ${s.session_id}: ${seconds} s`);
+  if (user && charge > 0) applyCredit(tx, user, -charge, 'usage', `shuttle ${s.session_id}: ${seconds} s`);
 }
 
 export function billing(ctx: ServiceContext) {
@@ -43,10 +44,10 @@ export function billing(ctx: ServiceContext) {
   return {
     async addCredits(user_id: string, amount: number, source: string, description: string) {
       user(user_id);
-      return store.write((d) => {
+      return store.write((d, tx) => {
         const u = d.users.find((x) => x.user_id === user_id);
         if (!u) throw notFound('user');
-        applyCredit(d, u, amount, source, description);
+        applyCredit(tx, u, amount, source, description);
         return { ok: true as const, user_id, credits: u.credits };
       });
     },
@@ -79,23 +80,23 @@ export function billing(ctx: ServiceContext) {
     prices: () => ({ prices: store.data.prices }),
     purchaseOrders: () => ({ purchase_orders: store.data.purchase_orders }),
     createProduct(b: { name: string; description: string; credits: number; active: boolean }) {
-      return store.write((d) => {
+      return store.write((_d, tx) => {
         const p = { product_id: newId('prod_'), ...b, created_at: now() };
-        d.products.push(p);
+        tx.put('products', p);
         return p;
       });
     },
     createPrice(b: { product_id: string; amount_cents: number; currency: string }) {
-      return store.write((d) => {
+      return store.write((d, tx) => {
         if (!d.products.some((p) => p.product_id === b.product_id)) throw badRequest(`unknown product_id "${b.product_id}"`);
         const p = { price_id: newId('price_'), ...b, created_at: now() };
-        d.prices.push(p);
+        tx.put('prices', p);
         return p;
       });
     },
     /** A purchase order for a price: fulfilled at once (payment is outside this daemon), credits added. */
     createPurchaseOrder(b: { user_id: string; price_id: string }) {
-      return store.write((d) => {
+      return store.write((d, tx) => {
         const u = d.users.find((x) => x.user_id === b.user_id);
         if (!u) throw notFound('user');
         const price = d.prices.find((p) => p.price_id === b.price_id);
@@ -106,8 +107,8 @@ export function billing(ctx: ServiceContext) {
           order_id: newId('po_'), user_id: u.user_id, price_id: price.price_id, product_id: product.product_id,
           credits: product.credits, amount_cents: price.amount_cents, currency: price.currency, status: 'fulfilled' as const, created_at: now(),
         };
-        d.purchase_orders.push(order);
-        applyCredit(d, u, product.credits, 'purchase', `order ${order.order_id}: ${product.name}`);
+        tx.put('purchase_orders', order);
+        applyCredit(tx, u, product.credits, 'purchase', `order ${order.order_id}: ${product.name}`);
         return { purchase_order: order, credits: u.credits };
       });
     },

@@ -1,6 +1,6 @@
 // Shuttles: launch (resolve storage, record, provision), execute, terminate, TTL and liveness
 // sweeps, and reconciliation with the provider after a daemon restart.
-import type { Data, SessionMount, SessionRow, StorageRow, WorkspaceRow } from '../store';
+import type { View, Tx, SessionMount, SessionRow, StorageRow, WorkspaceRow } from '../store';
 import type { ExecResult } from '../providers/types';
 import { ApiError, badRequest, conflict, notFound, paymentRequired } from '../errors';
 import { meterSession } from './billing';
@@ -22,15 +22,18 @@ export interface LaunchRequest {
 }
 
 /** End a session record (inside a mutation): status, detach storage, meter usage. */
-function endRecord(d: Data, s: SessionRow, status: SessionRow['status'], reason: string, at = new Date()): void {
+function endRecord(d: View, tx: Tx, s: SessionRow, status: SessionRow['status'], reason: string, at = new Date()): void {
   if (!isLive(s)) return;
   const endedAt = new Date(Math.min(at.getTime(), Date.parse(s.expires_at) + 1000));
   const wasRunning = s.status === 'running';
   s.status = status;
   s.ended_at = endedAt.toISOString();
   s.end_reason = reason;
-  for (const a of d.session_attachments) if (a.session_id === s.session_id && !a.detached_at) a.detached_at = s.ended_at;
-  if (wasRunning) meterSession(d, s, endedAt);
+  tx.put('sessions', s);
+  for (const a of d.session_attachments) {
+    if (a.session_id === s.session_id && !a.detached_at) { a.detached_at = s.ended_at; tx.put('session_attachments', a); }
+  }
+  if (wasRunning) meterSession(d, tx, s, endedAt);
 }
 
 export function sessions(ctx: ServiceContext) {
@@ -63,9 +66,9 @@ export function sessions(ctx: ServiceContext) {
     } catch (e) {
       log.warn('terminate failed', { session_id: s.session_id, error: (e as Error).message });
     }
-    await store.write((d) => {
+    await store.write((d, tx) => {
       const row = d.sessions.find((x) => x.session_id === s.session_id);
-      if (row) endRecord(d, row, status, reason);
+      if (row) endRecord(d, tx, row, status, reason);
     });
   }
 
@@ -105,9 +108,9 @@ export function sessions(ctx: ServiceContext) {
         created_at: created.toISOString(), started_at: null, expires_at: new Date(created.getTime() + b.ttl_minutes * ctx.config.minuteMs).toISOString(),
         ended_at: null, end_reason: null,
       };
-      await store.write((d) => {
-        d.sessions.push(row);
-        for (const m of mounts) d.session_attachments.push({ session_id, resource_id: m.resource_id, mount_path: m.mount_path, access_mode: m.access_mode, attached_at: row.created_at, detached_at: null });
+      await store.write((_d, tx) => {
+        tx.put('sessions', row);
+        for (const m of mounts) tx.put('session_attachments', { session_id, resource_id: m.resource_id, mount_path: m.mount_path, access_mode: m.access_mode, attached_at: row.created_at, detached_at: null });
       });
       try {
         await compute.launch({
@@ -115,15 +118,15 @@ export function sessions(ctx: ServiceContext) {
         }, (message) => log.info('launch progress', { session_id, message }));
       } catch (e) {
         await compute.terminate(sessionRef(row)).catch(() => undefined);
-        await store.write((d) => {
+        await store.write((d, tx) => {
           const r = d.sessions.find((x) => x.session_id === session_id)!;
-          endRecord(d, r, 'failed', `launch failed: ${(e as Error).message}`);
+          endRecord(d, tx, r, 'failed', `launch failed: ${(e as Error).message}`);
         });
         throw e;
       }
-      return store.write((d) => {
+      return store.write((d, tx) => {
         const r = d.sessions.find((x) => x.session_id === session_id)!;
-        if (r.status === 'pending') { r.status = 'running'; r.started_at = now(); }
+        if (r.status === 'pending') { r.status = 'running'; r.started_at = now(); tx.put('sessions', r); }
         return r;
       });
     },

@@ -1,6 +1,6 @@
 // Vaults (buckets) and drives (filestores): flat resources of a workspace, with per-workspace
 // defaults. The first of each type becomes the default. Deleting one attached to a live shuttle is 409.
-import type { Data, StorageRow, WorkspaceRow } from '../store';
+import type { View, StorageRow, WorkspaceRow } from '../store';
 import type { AccessMode, StorageType } from '../providers/types';
 import { conflict, notFound } from '../errors';
 import { newId, now, type ServiceContext } from './context';
@@ -12,7 +12,7 @@ export function isDefault(r: StorageRow, w: WorkspaceRow | undefined): boolean {
   return !!w && w.defaults[defaultKey(r.storage_type)] === r.resource_id;
 }
 
-export function liveAttachments(d: Readonly<Data>, resource_id: string): string[] {
+export function liveAttachments(d: View, resource_id: string): string[] {
   const live = new Set(d.sessions.filter((s) => s.status === 'running' || s.status === 'pending').map((s) => s.session_id));
   return d.session_attachments.filter((a) => a.resource_id === resource_id && !a.detached_at && live.has(a.session_id)).map((a) => a.session_id);
 }
@@ -47,28 +47,34 @@ export function storage(ctx: ServiceContext) {
       }
       const resource_id = newId(b.storage_type === 'bucket' ? 'vault-' : 'drive-', 6);
       const { backing_name } = await ctx.storage.createResource(workspaceRef(w), { resource_id, name: b.name, type: b.storage_type, size_gb: b.size_gb });
-      return store.write((d) => {
+      return store.write((d, tx) => {
         if (d.storage_resources.some((r) => r.workspace_id === w.workspace_id && r.name === b.name)) {
           throw conflict(`workspace ${w.workspace_id} already has a vault or drive named "${b.name}"`);
         }
         const row: StorageRow = { resource_id, ...b, workspace_id: w.workspace_id, user_id: w.user_id, backing_name, state: 'ready', created_at: now() };
-        d.storage_resources.push(row);
+        tx.put('storage_resources', row);
         const ws = d.workspaces.find((x) => x.workspace_id === w.workspace_id);
-        if (ws && !ws.defaults[defaultKey(b.storage_type)]) ws.defaults[defaultKey(b.storage_type)] = resource_id;
+        if (ws && !ws.defaults[defaultKey(b.storage_type)]) {
+          ws.defaults[defaultKey(b.storage_type)] = resource_id;
+          tx.put('workspaces', ws);
+        }
         return row;
       });
     },
 
     async patch(user_id: string, resource_id: string, b: { is_default?: boolean; auto_mount?: boolean; mount_path?: string; access_mode?: AccessMode }) {
       getOwned(user_id, resource_id);
-      return store.write((d) => {
-        const r = d.storage_resources.find((x) => x.resource_id === resource_id)!;
+      return store.write((d, tx) => {
+        const r = d.storage_resources.find((x) => x.resource_id === resource_id);
+        if (!r) throw notFound('storage resource');
         if (b.auto_mount !== undefined) r.auto_mount = b.auto_mount;
         if (b.mount_path !== undefined) r.mount_path = b.mount_path;
         if (b.access_mode !== undefined) r.access_mode = b.access_mode;
         const ws = d.workspaces.find((x) => x.workspace_id === r.workspace_id);
         if (ws && b.is_default === true) ws.defaults[defaultKey(r.storage_type)] = r.resource_id;
         if (ws && b.is_default === false && ws.defaults[defaultKey(r.storage_type)] === r.resource_id) ws.defaults[defaultKey(r.storage_type)] = null;
+        tx.put('storage_resources', r);
+        if (ws) tx.put('workspaces', ws);
         return r;
       });
     },
@@ -81,11 +87,12 @@ export function storage(ctx: ServiceContext) {
         if (!r) throw notFound(`${type === 'bucket' ? 'vault' : 'drive'} ${id} in this workspace`);
         if (r.storage_type !== type) throw conflict(`${id} is a ${r.storage_type}, not a ${type}`);
       }
-      return store.write((d) => {
+      return store.write((d, tx) => {
         const ws = d.workspaces.find((x) => x.workspace_id === w.workspace_id);
         if (!ws) throw notFound('workspace');
         if (b.bucket_id !== undefined) ws.defaults.bucket_id = b.bucket_id;
         if (b.filestore_id !== undefined) ws.defaults.filestore_id = b.filestore_id;
+        tx.put('workspaces', ws);
         return { workspace_id: ws.workspace_id, defaults: { ...ws.defaults } };
       });
     },
@@ -97,14 +104,15 @@ export function storage(ctx: ServiceContext) {
       if (using.length) throw conflict(`${r.name} is attached to live shuttle(s) ${using.join(', ')}; terminate them first`, { session_ids: using });
       const w = workspaceOf(r);
       if (w) await ctx.storage.deleteResource(workspaceRef(w), { resource_id, name: r.name, type: r.storage_type, backing_name: r.backing_name });
-      await store.write((d) => {
+      await store.write((d, tx) => {
         if (liveAttachments(d, resource_id).length) throw conflict(`${r.name} was attached to a shuttle meanwhile`);
-        d.storage_resources = d.storage_resources.filter((x) => x.resource_id !== resource_id);
+        tx.del('storage_resources', resource_id);
         const ws = d.workspaces.find((x) => x.workspace_id === r.workspace_id);
         const key = defaultKey(r.storage_type);
         if (ws && ws.defaults[key] === resource_id) {
           // Promote the oldest remaining resource of the same type, as the first one would have been.
           ws.defaults[key] = d.storage_resources.find((x) => x.workspace_id === ws.workspace_id && x.storage_type === r.storage_type)?.resource_id ?? null;
+          tx.put('workspaces', ws);
         }
       });
     },

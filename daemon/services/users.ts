@@ -25,7 +25,7 @@ export function users(ctx: ServiceContext) {
     list: () => store.data.users,
     /** → [user, created]. The same email again returns the existing user unchanged. */
     async create(b: { email: string; name?: string; user_type: UserRow['user_type'] }): Promise<[UserRow, boolean]> {
-      return store.write((d) => {
+      return store.write((d, tx) => {
         const existing = d.users.find((u) => u.email === b.email);
         if (existing) return [existing, false] as [UserRow, boolean];
         const t = now();
@@ -33,18 +33,20 @@ export function users(ctx: ServiceContext) {
           user_id: newId('user_'), email: b.email, name: b.name ?? b.email.split('@')[0]!, user_type: b.user_type,
           credits: 0, created_at: t, updated_at: t,
         };
-        d.users.push(user);
-        applyCredit(d, user, SIGNUP_GRANT[b.user_type], 'signup', `${b.user_type} signup grant`);
+        tx.put('users', user);
+        applyCredit(tx, user, SIGNUP_GRANT[b.user_type], 'signup', `${b.user_type} signup grant`);
         return [user, true] as [UserRow, boolean];
       });
     },
     async patch(user_id: string, b: { name?: string; user_type?: UserRow['user_type'] }) {
       get(user_id);
-      return store.write((d) => {
-        const u = d.users.find((x) => x.user_id === user_id)!;
+      return store.write((d, tx) => {
+        const u = d.users.find((x) => x.user_id === user_id);
+        if (!u) throw notFound('user');
         if (b.name !== undefined) u.name = b.name;
         if (b.user_type !== undefined) u.user_type = b.user_type;
         u.updated_at = now();
+        tx.put('users', u);
         return u;
       });
     },
@@ -54,34 +56,35 @@ export function users(ctx: ServiceContext) {
       const live = store.data.sessions.filter((s) => s.user_id === user_id && (s.status === 'running' || s.status === 'pending'));
       if (live.length) throw conflict(`user has ${live.length} live shuttle(s); terminate them first`, { session_ids: live.map((s) => s.session_id) });
       await deleteStorage(store.data.storage_resources.filter((r) => r.user_id === user_id).map((r) => r.resource_id));
-      await store.write((d) => {
-        d.users = d.users.filter((u) => u.user_id !== user_id);
-        d.passports = d.passports.filter((p) => p.user_id !== user_id);
-        d.workspaces = d.workspaces.filter((w) => w.user_id !== user_id);
+      await store.write((d, tx) => {
+        tx.del('users', user_id);
+        for (const p of d.passports) if (p.user_id === user_id) tx.del('passports', p.passport_id);
+        for (const w of d.workspaces) if (w.user_id === user_id) tx.del('workspaces', w.workspace_id);
       });
     },
 
     async createPassport(b: { user_id: string; name: string; permissions: string[]; expires_at?: string | null }) {
       if (b.expires_at && Date.parse(b.expires_at) <= Date.now()) throw badRequest('expires_at must be in the future');
       const { secret, hash, prefix } = newPassportSecret();
-      const row = await store.write((d) => {
+      const row = await store.write((d, tx) => {
         if (!d.users.some((u) => u.user_id === b.user_id)) throw notFound('user');
         const p: PassportRow = {
           passport_id: newId('pp_'), user_id: b.user_id, name: b.name, key_hash: hash, key_prefix: prefix,
           permissions: b.permissions, created_at: now(), expires_at: b.expires_at ? new Date(b.expires_at).toISOString() : null,
           revoked_at: null, last_used_at: null,
         };
-        d.passports.push(p);
+        tx.put('passports', p);
         return p;
       });
       return { row, secret };
     },
     listPassports: (user_id?: string) => store.data.passports.filter((p) => !user_id || p.user_id === user_id),
     async revokePassport(passport_id: string) {
-      return store.write((d) => {
+      return store.write((d, tx) => {
         const p = d.passports.find((x) => x.passport_id === passport_id);
         if (!p) throw notFound('passport');
         p.revoked_at ??= now();
+        tx.put('passports', p);
         return p;
       });
     },

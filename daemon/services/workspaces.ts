@@ -46,12 +46,12 @@ export function workspaces(ctx: ServiceContext) {
         identity_state: 'pending', defaults: { bucket_id: null, filestore_id: null }, created_at: now(),
       };
       const identity = await ctx.storage.ensureWorkspace(workspaceRef(row));
-      return store.write((d) => {
+      return store.write((d, tx) => {
         if (d.workspaces.some((w) => w.workspace_id === workspace_id)) throw conflict(`workspace_id "${workspace_id}" is taken`);
         if (d.workspaces.some((w) => w.user_id === b.user_id && w.name === b.name)) throw conflict(`this user already has a workspace named "${b.name}"`);
         row.identity = identity;
         row.identity_state = ctx.config.provider === 'local' ? 'ready' : 'pending';
-        d.workspaces.push(row);
+        tx.put('workspaces', row);
         return row;
       });
     },
@@ -61,7 +61,7 @@ export function workspaces(ctx: ServiceContext) {
       if (live.length) throw conflict(`workspace has ${live.length} live shuttle(s); terminate them first`, { session_ids: live.map((s) => s.session_id) });
       await deleteStorage(store.data.storage_resources.filter((r) => r.workspace_id === id).map((r) => r.resource_id));
       await ctx.storage.deleteWorkspace(workspaceRef(w));
-      await store.write((d) => { d.workspaces = d.workspaces.filter((x) => x.workspace_id !== id); });
+      await store.write((_d, tx) => tx.del('workspaces', id));
     },
     async ensureIdentity(id: string, options: { project?: string; region?: string; cluster?: string; bucket?: string }) {
       const w = getAny(id);
@@ -73,11 +73,12 @@ export function workspaces(ctx: ServiceContext) {
         identity = { provider: ctx.config.provider, ...(await ctx.storage.ensureWorkspace(workspaceRef(w))) };
         state = 'ready';
       }
-      return store.write((d) => {
+      return store.write((d, tx) => {
         const row = d.workspaces.find((x) => x.workspace_id === id);
         if (!row) throw notFound('workspace');
         row.identity_state = state;
         row.identity = identity;
+        tx.put('workspaces', row);
         return { identity: { workspace_id: id, state, k8s_namespace: row.k8s_namespace, ksa_name: row.ksa_name, gsa_email: row.gsa_email, ...identity } };
       });
     },

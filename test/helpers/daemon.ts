@@ -36,7 +36,7 @@ export async function startDaemon(options: { home?: string; env?: Record<string,
   const home = options.home ?? tempHome();
   const proc = spawn(process.execPath, [DAEMON, '--home', home, '--admin-port', '0', '--public-port', '0', ...(options.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ONMEMOS_INTERNAL_API_KEY: '', ...options.env },
+    env: { ...process.env, ONMEMOS_INTERNAL_API_KEY: '', ONMEMOS_STORE_VERIFY: '1', ...options.env },
   });
   const logs: string[] = [];
   createInterface({ input: proc.stderr! }).on('line', (l) => logs.push(l));

@@ -22,7 +22,7 @@ before(async () => {
   A = { ...a, session: s.id, vault: vault.resource_id, drive: drive.resource_id, job: job.json.job_id };
   B = await newUser(d, 'bob@example.com');
 });
-after(async () => { await d.stop(); removeHome(d.home); });
+after(async () => { assert.equal(await d.stop(), 0, 'clean shutdown (store verified)'); removeHome(d.home); });
 
 type Op = { method: string; path: string; auth: boolean };
 async function operations(base: string): Promise<Op[]> {

@@ -7,7 +7,7 @@ import { OnMemOSApiError } from '../../daemon/client';
 
 let d: RunningDaemon;
 before(async () => { d = await startDaemon({ env: { ONMEMOS_SWEEP_MS: '300', ONMEMOS_TEST_MINUTE_MS: '2000' } }); });
-after(async () => { await d.stop(); removeHome(d.home); });
+after(async () => { assert.equal(await d.stop(), 0, 'clean shutdown (store verified)'); removeHome(d.home); });
 
 const isApiError = (status: number) => (e: unknown) => e instanceof OnMemOSApiError && e.status === status;
 

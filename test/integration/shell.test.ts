@@ -12,7 +12,7 @@ import { OnMemOSClient, PTY_SUBPROTOCOL } from '../../daemon/client';
 
 let d: RunningDaemon;
 before(async () => { d = await startDaemon(); });
-after(async () => { await d.stop(); removeHome(d.home); });
+after(async () => { assert.equal(await d.stop(), 0, 'clean shutdown (store verified)'); removeHome(d.home); });
 
 const wsBase = () => d.publicUrl.replace(/^http/, 'ws');
 

@@ -1,28 +1,55 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Store, SCHEMA_VERSION } from '../../daemon/store';
+import { Store, SCHEMA_VERSION, type ProductRow } from '../../daemon/store';
 import { acquireHomeLock, HomeLockedError } from '../../daemon/store/lock';
 
 const home = () => mkdtempSync(join(tmpdir(), 'onmemos-store-'));
+const product = (id: string, credits = 1): ProductRow => ({ product_id: id, name: id, description: '', credits, active: true, created_at: '' });
 
-test('concurrent writes are coalesced into few durable file writes, all present after reopen', async () => {
+test('concurrent writes are coalesced into few durable journal appends, all present after reopen', async () => {
   const h = home();
   const store = await Store.open(h);
   const before = store.fileWrites;
-  await Promise.all(Array.from({ length: 200 }, (_, i) => store.write((d) => {
-    d.products.push({ product_id: `p${i}`, name: `n${i}`, description: '', credits: i + 1, active: true, created_at: '' });
-  })));
+  await Promise.all(Array.from({ length: 200 }, (_, i) => store.write((_d, tx) => tx.put('products', product(`p${i}`, i + 1)))));
   const writes = store.fileWrites - before;
-  assert.ok(writes >= 1 && writes <= 3, `200 concurrent writes took ${writes} file writes`);
+  assert.ok(writes >= 1 && writes <= 3, `200 concurrent writes took ${writes} appends`);
   await store.close();
   const onDisk = JSON.parse(readFileSync(join(h, 'store.json'), 'utf8'));
-  assert.equal(onDisk.products.length, 200);
+  assert.equal(onDisk.products.length, 200, 'close compacts the journal into store.json');
   const again = await Store.open(h);
   assert.equal(again.data.products.length, 200);
   await again.close();
+});
+
+test('an acknowledged write is durable without a clean shutdown (replayed from the journal)', async () => {
+  const h = home();
+  const store = await Store.open(h, undefined, { lock: false });
+  await store.write((_d, tx) => tx.put('products', product('a')));
+  await store.write((d, tx) => { const p = d.products[0]!; p.credits = 9; tx.put('products', p); });
+  await store.write((_d, tx) => tx.put('products', product('b')));
+  await store.write((_d, tx) => tx.del('products', 'a'));
+  // no close(): as after kill -9
+  assert.ok(readFileSync(join(h, 'store.journal'), 'utf8').length > 0);
+  const again = await Store.open(h, undefined, { lock: false });
+  assert.deepEqual(again.data.products.map((p) => p.product_id), ['b']);
+  await again.close();
+});
+
+test('a torn last journal line (a crash mid-append, never acknowledged) is dropped; a corrupt middle is refused', async () => {
+  const h = home();
+  const store = await Store.open(h, undefined, { lock: false });
+  await store.write((_d, tx) => tx.put('products', product('kept')));
+  appendFileSync(join(h, 'store.journal'), '{"ops":[{"t":"products","k":"torn","row":{"prod');
+  const again = await Store.open(h, undefined, { lock: false });
+  assert.deepEqual(again.data.products.map((p) => p.product_id), ['kept']);
+  await again.close();
+
+  const h2 = home();
+  writeFileSync(join(h2, 'store.journal'), 'garbage\n{"ops":[]}\n');
+  await assert.rejects(Store.open(h2), /corrupt at line 1/);
 });
 
 test('a mutation that throws changes nothing and rejects', async () => {
@@ -32,23 +59,23 @@ test('a mutation that throws changes nothing and rejects', async () => {
   await store.close();
 });
 
-test('write resolves only after the data is in the file', async () => {
+test('verification catches a change that bypassed tx', async () => {
   const h = home();
   const store = await Store.open(h);
-  await store.write((d) => { d.products.push({ product_id: 'x', name: 'x', description: '', credits: 1, active: true, created_at: '' }); });
-  assert.equal(JSON.parse(readFileSync(join(h, 'store.json'), 'utf8')).products[0].product_id, 'x');
+  await store.write((_d, tx) => tx.put('products', product('x')));
+  await store.write((d) => { d.products[0]!.credits = 42; }); // no tx.put: not journaled
+  await assert.rejects(store.verify(), /bypassed tx/);
   await store.close();
 });
 
-test('a crash between temp file and rename leaves the previous version, and the temp file is discarded', async () => {
+test('a crash during compaction between temp file and rename loses nothing', async () => {
   const h = home();
-  const store = await Store.open(h);
-  await store.write((d) => { d.products.push({ product_id: 'kept', name: 'k', description: '', credits: 1, active: true, created_at: '' }); });
+  const store = await Store.open(h, undefined, { lock: false });
+  await store.write((_d, tx) => tx.put('products', product('kept')));
   store.adapter.beforeRename = () => { throw new Error('simulated crash before rename'); };
-  await assert.rejects(store.write((d) => { d.products.push({ product_id: 'lost', name: 'l', description: '', credits: 1, active: true, created_at: '' }); }));
+  await assert.rejects(store.close(), /simulated crash/);
   assert.ok(existsSync(join(h, '.store.json.tmp')));
-  await store.close();
-  const again = await Store.open(h);
+  const again = await Store.open(h, undefined, { lock: false });
   assert.deepEqual(again.data.products.map((p) => p.product_id), ['kept']);
   assert.ok(!existsSync(join(h, '.store.json.tmp')));
   await again.close();
@@ -67,8 +94,7 @@ test('migrates a v1 store forward and refuses a newer one', async () => {
   const h2 = home();
   writeFileSync(join(h2, 'store.json'), JSON.stringify({ schema_version: SCHEMA_VERSION + 1 }));
   await assert.rejects(Store.open(h2), /newer than this daemon/);
-  // the lock was released: opening again fails for the same reason, not the lock
-  await assert.rejects(Store.open(h2), /newer than this daemon/);
+  await assert.rejects(Store.open(h2), /newer than this daemon/, 'the lock was released on failure');
 });
 
 test('a corrupt store file is refused with a clear message', async () => {
@@ -81,10 +107,8 @@ test('home lock: a live holder is respected and named; a dead one is recovered',
   const h = home();
   const lock = acquireHomeLock(h);
   lock.release();
-  // another live node process (the test runner that spawned us) holds it
   writeFileSync(join(h, 'daemon.lock'), JSON.stringify({ pid: process.ppid, started_at: 'x' }));
   assert.throws(() => acquireHomeLock(h), (e: unknown) => e instanceof HomeLockedError && e.message.includes(`pid ${process.ppid}`));
-  // a dead pid: recovered
   writeFileSync(join(h, 'daemon.lock'), JSON.stringify({ pid: 2 ** 22 + 7, started_at: 'long ago' }));
   const again = acquireHomeLock(h);
   assert.equal(again.recoveredFrom?.pid, 2 ** 22 + 7);

@@ -1,0 +1,84 @@
+// The daemon's API on the local provider, each figure against a baseline measured in this run:
+//  - execute `true` through the API  /  a bare `bash -c true` spawn              (target <= 1.5)
+//  - launch + execute + terminate     /  a bare bwrap sandbox running bash -c true (target <= 2.0)
+//  - durable acknowledged writes/s with 10,000 users and 64 concurrent writers  /  one
+//    un-coalesced durable write of the same document (target >= 2,000/s, p99 < 50 ms)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDaemon, newUser, removeHome } from '../test/helpers/daemon';
+import { median, quantile, timeMany, printTable, type Row } from './lib';
+
+const run = (cmd: string, args: string[]) => new Promise<void>((res, rej) => {
+  const p = spawn(cmd, args, { stdio: 'ignore' });
+  p.on('exit', (code) => (code === 0 ? res() : rej(new Error(`${cmd} exited ${code}`))));
+  p.on('error', rej);
+});
+
+export async function runApiBench(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const d = await startDaemon({ env: { ONMEMOS_LOG_LEVEL: 'warn' } });
+  try {
+    const u = await newUser(d);
+    const ws = u.workspace.workspace_id;
+
+    // 1. execute
+    const s = await u.client.createSession({ workspace_id: ws });
+    const api = await timeMany(40, () => u.client.execute(s.id, 'true'));
+    const bare = await timeMany(40, () => run('bash', ['-c', 'true']));
+    rows.push({ name: 'execute `true` via API / bare bash spawn', value: median(api), unit: 'ms', baseline: median(bare), ratio: median(api) / median(bare), target: '<= 1.5' });
+    await u.client.terminateSession(s.id);
+
+    // 2. launch + execute + terminate
+    const cycle = await timeMany(15, async () => {
+      const x = await u.client.createSession({ workspace_id: ws });
+      await u.client.execute(x.id, 'true');
+      await u.client.terminateSession(x.id);
+    }, 2);
+    const sandbox = await timeMany(15, () => run('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp',
+      '--unshare-pid', '--unshare-user', '--die-with-parent', 'bash', '-c', 'true']), 2);
+    rows.push({ name: 'launch+execute+terminate via API / bare bwrap bash -c true', value: median(cycle), unit: 'ms', baseline: median(sandbox), ratio: median(cycle) / median(sandbox), target: '<= 2.0' });
+
+    // 3. durable writes with 10k users, 64 writers
+    const seedWriters = 64;
+    let next = 0;
+    await Promise.all(Array.from({ length: seedWriters }, async () => {
+      while (next < 10_000) { const i = next++; await d.admin.createUser({ email: `seed${i}@bench.example` }); }
+    }));
+    const lat: number[] = [];
+    let writes = 0;
+    const until = Date.now() + 5000;
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: 64 }, async (_, w) => {
+      for (let i = 0; Date.now() < until; i++) {
+        const t = performance.now();
+        await d.admin.createUser({ email: `w${w}-${i}@bench.example` });
+        lat.push(performance.now() - t);
+        writes++;
+      }
+    }));
+    const perSec = writes / ((performance.now() - t0) / 1000);
+    // baseline: one durable write of the same document, no coalescing (what each write would cost alone)
+    const doc = readFileSync(join(d.home, 'store.json'));
+    const dir = mkdtempSync(join(tmpdir(), 'onmemos-bench-'));
+    const single = await timeMany(10, async () => {
+      const fd = openSync(join(dir, 'tmp'), 'w');
+      writeSync(fd, doc);
+      fsyncSync(fd);
+      closeSync(fd);
+      renameSync(join(dir, 'tmp'), join(dir, 'store.json'));
+      const dfd = openSync(dir, 'r'); fsyncSync(dfd); closeSync(dfd);
+    }, 1);
+    const baselinePerSec = 1000 / median(single);
+    rows.push({ name: 'durable writes/s, 10k users, 64 writers / un-coalesced durable writes/s', value: perSec, unit: 'writes/s', baseline: baselinePerSec,
+      ratio: perSec / baselinePerSec, target: '>= 2000/s', note: `p50 ${median(lat).toFixed(1)} ms, p99 ${quantile(lat, 0.99).toFixed(1)} ms (target < 50), doc ${(doc.length / 1e6).toFixed(1)} MB` });
+    removeHome(dir);
+  } finally {
+    await d.stop();
+    removeHome(d.home);
+  }
+  return rows;
+}
+
+if (require.main === module) runApiBench().then(printTable);
