@@ -21,6 +21,8 @@ export interface Tools {
   unshare?: string;
   nsenter: string;
   setpriv: string;
+  /** util-linux `script`: gives shells a pty from the sandbox's own devpts (a real ttyname). */
+  script?: string;
 }
 
 export interface LaunchRequest {

@@ -2,6 +2,12 @@
 // an id, a scrollback ring, at most one attached client (a WebSocket from the daemon) and a linger
 // timer while detached. Output bytes are passed through untouched (encoding: null), so UTF-8 split
 // across reads reaches the terminal intact.
+//
+// The controlling tty: node-pty allocates its pty from the host's devpts, which the sandbox cannot
+// see (it has its own /dev and devpts instance), so ttyname() would fail ("not a tty"). Inside the
+// sandbox, util-linux `script` opens a second pty from the sandbox's own /dev/ptmx, runs the shell
+// on it and relays bytes and window sizes (SIGWINCH) between the two; `tty` then prints a
+// /dev/pts/N that exists inside. Host ptys stay unreachable: nothing of the host's devpts is mounted.
 import { randomBytes } from 'node:crypto';
 import * as pty from 'node-pty';
 import type { RawData, WebSocket } from 'ws';
@@ -113,10 +119,13 @@ export class Shells {
   }
 
   private spawn(cols: number, rows: number): Shell {
-    const { file, args } = this.sandbox.enter(this.opts.cwd, ['/bin/bash', '-l']);
+    const { script } = this.sandbox.cfg.tools;
+    // script: -q quiet, -e the shell's exit code, -f flush; its typescript goes to /dev/null.
+    const argv = script ? [script, '-qefc', 'exec /bin/bash -l', '/dev/null'] : ['/bin/bash', '-l'];
+    const { file, args } = this.sandbox.enter(this.opts.cwd, argv);
     const p = pty.spawn(file, args, {
       name: 'xterm-256color', cols, rows, cwd: '/', encoding: null,
-      env: { ...this.opts.env, TERM: 'xterm-256color' },
+      env: { ...this.opts.env, TERM: 'xterm-256color', SHELL: '/bin/bash' },
     } as pty.IPtyForkOptions);
     const shell: Shell = {
       id: `sh-${randomBytes(6).toString('hex')}`, created_at: new Date().toISOString(), cols, rows, pty: p,

@@ -72,6 +72,24 @@ for (const mode of ['bwrap', 'unshare'] as const) {
       assert.deepEqual(await provider.listShells(s), []);
     });
 
+    it('has a controlling tty that exists inside the sandbox (ttyname works), not a host pty', async () => {
+      const screen = new Screen(await provider.openShell(s, { cols: 80, rows: 24 }));
+      // The expected lines are computed by the shell, so the echo of the typed line cannot match.
+      screen.type('t=$(tty); echo "tty$((2))=$t"; test -c "$t" && echo "chr$((2))"; echo "pts$((2))=$(ls /dev/pts | grep -c .)"; echo "ctty$((2))=$(ps -o tty= -p $$)"');
+      await screen.waitFor(/ctty2=.*\r\n/);
+      const text = screen.text();
+      assert.match(text, /tty2=\/dev\/pts\/\d+\r\n/, text);
+      assert.doesNotMatch(text, /not a tty/);
+      assert.match(text, /chr2\r\n/, 'the tty is a character device inside the sandbox');
+      assert.match(text, /ctty2=pts\/\d+\r\n/, 'it is the shell\'s controlling terminal');
+      // The sandbox's devpts holds only its own ptys (ptmx plus this shell's), never the host's.
+      const count = Number(/pts2=(\d+)/.exec(text)![1]);
+      assert.ok(count >= 2 && count <= 3, `sandbox /dev/pts lists ${count} entries`);
+      screen.type('exit 3');
+      await screen.waitFor(() => screen.exit !== undefined);
+      assert.equal(screen.exit, 3);
+    });
+
     it('passes multi-byte UTF-8 through intact', async () => {
       const screen = new Screen(await provider.openShell(s, { cols: 80, rows: 24 }));
       // Escapes in the command, so the echo of the typed line does not contain the characters.

@@ -79,13 +79,14 @@ async function detectUncached(choice: SandboxChoice, path: string | undefined): 
     throw providerUnavailable(`the local provider needs nsenter and setpriv (apt-get install util-linux); ${HINT}`,
       { missing: [!nsenter && 'nsenter', !setpriv && 'setpriv'].filter(Boolean) });
   }
+  const script = which('script', path);
   const problems: string[] = [];
   if (choice === 'auto' || choice === 'bwrap') {
     const bwrap = which('bwrap', path);
     if (!bwrap) problems.push('bwrap: not installed');
     else {
       const p = await probeBwrap(bwrap);
-      if (p.ok) return { mode: 'bwrap', userns: p.userns, tools: { bwrap, nsenter, setpriv } };
+      if (p.ok) return { mode: 'bwrap', userns: p.userns, tools: { bwrap, nsenter, setpriv, script } };
       problems.push(`bwrap: ${p.output || 'cannot create namespaces'}`);
     }
   }
@@ -94,7 +95,7 @@ async function detectUncached(choice: SandboxChoice, path: string | undefined): 
     if (!unshare) problems.push('unshare: not installed');
     else {
       const p = await probeUnshare(unshare);
-      if (p.ok) return { mode: 'unshare', userns: true, tools: { unshare, nsenter, setpriv } };
+      if (p.ok) return { mode: 'unshare', userns: true, tools: { unshare, nsenter, setpriv, script } };
       problems.push(`unshare: ${p.output || 'cannot create namespaces'}`);
     }
   }
