@@ -2,7 +2,8 @@
 // dist/ is missing or older than any source file. Used by `npm start`, `npm test`, `npm run bench`.
 // Only node builtins here: this runs before node_modules exists.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -24,13 +25,18 @@ function newest(dir) {
   return max;
 }
 
+// Installed = node_modules was made from exactly this package-lock.json (content hash, not mtimes:
+// a checkout or an edit of package.json alone must not trigger a reinstall).
 export function ensureInstalled({ quiet = false } = {}) {
-  const marker = join(root, 'node_modules', '.package-lock.json');
-  const stale = !existsSync(marker) || mtime(join(root, 'package-lock.json')) > mtime(marker)
-    || mtime(join(root, 'package.json')) > mtime(marker);
-  if (!stale) return false;
+  const marker = join(root, 'node_modules', '.onmemos-lock-hash');
+  const lock = join(root, 'package-lock.json');
+  const hash = createHash('sha256').update(existsSync(lock) ? readFileSync(lock) : '').digest('hex');
+  let installed = '';
+  try { installed = readFileSync(marker, 'utf8').trim(); } catch { /* not installed */ }
+  if (installed === hash && existsSync(join(root, 'node_modules', '.bin'))) return false;
   if (!quiet) console.error('onmemos: installing dependencies (npm ci)…');
   execFileSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  writeFileSync(marker, hash + '\n');
   return true;
 }
 

@@ -26,7 +26,7 @@ export function users(ctx: ServiceContext) {
     /** → [user, created]. The same email again returns the existing user unchanged. */
     async create(b: { email: string; name?: string; user_type: UserRow['user_type'] }): Promise<[UserRow, boolean]> {
       return store.write((d, tx) => {
-        const existing = d.users.find((u) => u.email === b.email);
+        const existing = store.findBy('users', 'email', b.email);
         if (existing) return [existing, false] as [UserRow, boolean];
         const t = now();
         const user: UserRow = {

@@ -40,8 +40,8 @@ export class Store {
   private pending: Waiter[] = [];
   private flushing: Promise<void> | null = null;
   private closed = false;
-  private generation = 0;
-  private passportIndex: { generation: number; byHash: Map<string, PassportRow> } | null = null;
+  /** Secondary indexes, kept up to date by every tx change: table → field → value → row. */
+  private readonly secondary = new Map<string, Map<string, unknown>>();
   private readonly index = new Map<TableName, Map<string, unknown>>();
   /** Durable appends (group commits) and snapshot rewrites so far, for tests and benchmarks. */
   fileWrites = 0;
@@ -111,12 +111,13 @@ export class Store {
       const table = this.db.data[op.t] as unknown[];
       if ('del' in op) {
         const row = idx.get(op.k);
-        if (row !== undefined) { idx.delete(op.k); table.splice(table.indexOf(row), 1); }
+        if (row !== undefined) { idx.delete(op.k); table.splice(table.indexOf(row), 1); this.updateSecondary(op.t, row, undefined); }
       } else {
         const existing = idx.get(op.k);
         if (existing === undefined) table.push(op.row);
         else if (existing !== op.row) table[table.indexOf(existing)] = op.row;
         idx.set(op.k, op.row);
+        if (existing !== op.row) this.updateSecondary(op.t, existing, op.row);
       }
     };
     const tx: Tx = {
@@ -133,7 +134,6 @@ export class Store {
       this.kick();
       return Promise.reject(e);
     }
-    this.generation++;
     return new Promise<R>((resolve, reject) => {
       this.pending.push({ ops, resolve: () => resolve(result), reject });
       this.kick();
@@ -199,10 +199,30 @@ export class Store {
     }
   }
 
-  passportByHash(hash: string): PassportRow | undefined {
-    if (!this.passportIndex || this.passportIndex.generation !== this.generation) {
-      this.passportIndex = { generation: this.generation, byHash: new Map(this.db.data.passports.map((p) => [p.key_hash, p])) };
+  /**
+   * The row of `table` whose unique `field` equals `value`, from an index kept current by writes.
+   * Only for fields that never change once a row exists (a user's email, a passport's hash).
+   */
+  findBy<T extends TableName>(table: T, field: keyof RowOf<T> & string, value: string): RowOf<T> | undefined {
+    const name = `${table}.${field}`;
+    let m = this.secondary.get(name);
+    if (!m) {
+      m = new Map((this.db.data[table] as RowOf<T>[]).map((r) => [String(r[field as keyof RowOf<T>]), r]));
+      this.secondary.set(name, m);
     }
-    return this.passportIndex.byHash.get(hash);
+    return m.get(value) as RowOf<T> | undefined;
+  }
+
+  private updateSecondary(table: TableName, before: unknown, after: unknown): void {
+    for (const [name, m] of this.secondary) {
+      const [t, field] = name.split('.') as [TableName, string];
+      if (t !== table) continue;
+      if (before !== undefined) m.delete(String((before as Record<string, unknown>)[field]));
+      if (after !== undefined) m.set(String((after as Record<string, unknown>)[field]), after);
+    }
+  }
+
+  passportByHash(hash: string): PassportRow | undefined {
+    return this.findBy('passports', 'key_hash', hash);
   }
 }

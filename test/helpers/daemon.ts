@@ -31,10 +31,10 @@ export function tempHome(prefix = 'onmemos-test-'): string {
   return mkdtempSync(join(tmpdir(), prefix));
 }
 
-export async function startDaemon(options: { home?: string; env?: Record<string, string>; args?: string[]; timeoutMs?: number } = {}): Promise<RunningDaemon> {
+export async function startDaemon(options: { home?: string; env?: Record<string, string>; args?: string[]; nodeArgs?: string[]; timeoutMs?: number } = {}): Promise<RunningDaemon> {
   if (!existsSync(DAEMON)) throw new Error(`${DAEMON} is missing: run \`npm run build\` (npm test builds first)`);
   const home = options.home ?? tempHome();
-  const proc = spawn(process.execPath, [DAEMON, '--home', home, '--admin-port', '0', '--public-port', '0', ...(options.args ?? [])], {
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), DAEMON, '--home', home, '--admin-port', '0', '--public-port', '0', ...(options.args ?? [])], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ONMEMOS_INTERNAL_API_KEY: '', ONMEMOS_STORE_VERIFY: '1', ...options.env },
   });
