@@ -30,9 +30,18 @@ export function createLogger(
   };
 }
 
-const SECRET_PARAMS = /([?&](?:passport|token|api_key|apikey|key|access_token)=)[^&#]*/gi;
+/** Query parameters whose values are safe to log; every other value (passports, tokens, commands) is `***`. */
+const SAFE_PARAMS = new Set(['k8s_ns', 'pod', 'mode', 'attach', 'workspace_id', 'dock_id', 'user_id', 'status', 'timeout', 'async_execution', 'cols', 'rows']);
 
-/** A URL safe to log: credential query parameters replaced by `***`. */
+/** A URL safe to log: only known-harmless query values are kept (commands and credentials are not). */
 export function redactUrl(url: string): string {
-  return url.replace(SECRET_PARAMS, '$1***');
+  const q = url.indexOf('?');
+  if (q < 0) return url;
+  const params = url.slice(q + 1).split('&').map((pair) => {
+    const eq = pair.indexOf('=');
+    if (eq < 0) return pair;
+    const name = pair.slice(0, eq);
+    return SAFE_PARAMS.has(name) ? pair : `${name}=***`;
+  });
+  return `${url.slice(0, q)}?${params.join('&')}`;
 }

@@ -37,4 +37,6 @@ test('execute query parameters are coerced as the seed SDK sends them', () => {
 test('credential query parameters never reach a log line', () => {
   assert.equal(redactUrl('/v1/gke/shell/s1?k8s_ns=a&passport=onm_secret&pod=p'), '/v1/gke/shell/s1?k8s_ns=a&passport=***&pod=p');
   assert.equal(redactUrl('/x?token=eyJ.a.b'), '/x?token=***');
+  assert.equal(redactUrl('/v1/sessions/s/execute?command=export%20TOKEN%3Dx&timeout=5'), '/v1/sessions/s/execute?command=***&timeout=5');
+  assert.equal(redactUrl('/v1/storage'), '/v1/storage');
 });
