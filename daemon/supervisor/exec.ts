@@ -1,11 +1,12 @@
 // One `execute`: `bash -lc <command>` inside the sandbox, in its own process group, stdout and
-// stderr captured separately and capped, the whole tree killed at the timeout.
+// stderr captured separately and capped, the whole tree killed at the timeout. Run either by the
+// in-sandbox agent (agent.ts: a plain spawn, already inside the namespaces without capabilities)
+// or by the supervisor through nsenter + setpriv (Sandbox.enter), the fallback.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { ExecResult } from '../providers/types';
 import { TIMEOUT_EXIT_CODE, type ExecRequest } from './protocol';
-import type { Sandbox } from './sandbox';
 
 /** After the command's shell exits, wait this long for background holders of its pipes. */
 const DRAIN_MS = 50;
@@ -66,10 +67,16 @@ export function utf8Boundary(buf: Buffer): number {
   return need > back + 1 ? i : buf.length;
 }
 
-export function runExec(sandbox: Sandbox, req: ExecRequest, cwd: string, env: Record<string, string>): Promise<ExecResult> {
+export interface Command {
+  file: string;
+  args: string[];
+  /** Working directory of the spawn itself (nsenter sets the sandbox one with --wdns). */
+  cwd?: string;
+}
+
+export function runExec(cmd: Command, req: ExecRequest, env: Record<string, string>): Promise<ExecResult> {
   const started = performance.now();
-  const { file, args } = sandbox.enter(cwd, ['/bin/bash', '-lc', req.command]);
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env });
+  const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env, cwd: cmd.cwd });
   const out = new Capture(req.max_output_bytes);
   const err = new Capture(req.max_output_bytes);
   child.stdout.on('data', (d: Buffer) => out.push(d));

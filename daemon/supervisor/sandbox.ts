@@ -1,10 +1,17 @@
 // The namespace a shuttle lives in: started by bubblewrap (or util-linux `unshare` plus a setup
-// script), kept alive by a tiny init, entered with `nsenter` for every command and every pty.
-// Entered processes drop all capabilities and set no_new_privs (`setpriv`), so root inside cannot
-// remount the read-only host system writable.
+// script), kept alive by a tiny init. It starts in two steps, so a warm pool can hold a ready one:
+//  1. start(): the mounts that do not depend on the session, the host's storage root staged at
+//     /run/onmemos/stage, the exec agent (agent.ts) started without capabilities; the setup shell
+//     then waits on its stdin, the only process with capabilities in the sandbox's user namespace.
+//  2. activate(lines): that shell runs the per-session lines (hostname, storage binds from the stage,
+//     unmount the stage, make / and the agent's socket dir read-only), then execs the init with
+//     every capability dropped and no_new_privs (`setpriv`).
+// Ptys (and the fallback exec path) enter with `nsenter` + `setpriv`, so root inside cannot remount
+// the read-only host system writable.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { bwrapMountArgs, unshareScript, type MountOp } from '../providers/local/mounts';
+import { bwrapMountArgs, shq, unshareScript, type MountOp } from '../providers/local/mounts';
+import { AGENT_SOCKET_INSIDE } from './agent';
 import type { SandboxMode, Tools } from './protocol';
 
 export interface SandboxConfig {
@@ -16,7 +23,12 @@ export interface SandboxConfig {
   hostname: string;
   /** Host directory for the unshare mode's new root mount point. */
   newRoot: string;
+  /** Start the exec agent: node binary and script as seen inside the sandbox. */
+  agent?: { node: string; script: string };
 }
+
+/** Drops every capability (bounding, inheritable, ambient) and sets no_new_privs before exec. */
+const drop = (setpriv: string) => `${shq(setpriv)} --nnp --bounding-set=-all --inh-caps=-all --ambient-caps=-all --`;
 
 const INIT = ['/bin/sh', '-c', 'trap "" HUP INT TERM; while :; do sleep 86400 & wait $!; done'];
 const READY_TIMEOUT_MS = 15_000;
@@ -47,24 +59,39 @@ export class Sandbox {
     else this.exitWaiters.push(listener);
   }
 
+  /** The setup shell's script once its mounts are in place (both modes). */
+  private static tail(cfg: SandboxConfig): string {
+    const d = drop(cfg.tools.setpriv);
+    return [
+      cfg.agent ? `${d} ${shq(cfg.agent.node)} ${shq(cfg.agent.script)} --agent ${AGENT_SOCKET_INSIDE} </dev/null >/dev/null 2>&1 &` : ':',
+      'echo ready',
+      'while IFS= read -r l; do [ "$l" = go ] && break; eval "$l" || { echo "onmemos: setup failed: $l" >&2; exit 1; }; done',
+      'echo launched',
+      `exec ${d} ${INIT.map(shq).join(' ')} </dev/null`,
+    ].join('\n');
+  }
+
   static async start(cfg: SandboxConfig): Promise<Sandbox> {
     const hostname = cfg.hostname.slice(0, 63);
     let proc: ChildProcess;
     if (cfg.mode === 'bwrap') {
       if (!cfg.tools.bwrap) throw new Error('bwrap not found');
-      const ns = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', hostname, '--new-session', '--die-with-parent'];
+      // --cap-add ALL: the setup shell keeps capabilities in the sandbox's user namespace (for the
+      // per-session mounts); everything it starts drops them.
+      const ns = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', hostname, '--new-session', '--die-with-parent', '--cap-add', 'ALL'];
       if (cfg.userns) ns.push('--unshare-user', '--uid', String(process.getuid!()), '--gid', String(process.getgid!()));
-      proc = spawn(cfg.tools.bwrap, [...ns, '--info-fd', '3', ...bwrapMountArgs(cfg.ops), '--chdir', '/', '--',
-        '/bin/sh', '-c', `echo ready; exec ${INIT.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')}`],
-      { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+      proc = spawn(cfg.tools.bwrap, [...ns, '--info-fd', '3', ...bwrapMountArgs(cfg.ops, { remountRo: false }), '--chdir', '/', '--',
+        '/bin/sh', '-c', Sandbox.tail(cfg)],
+      { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
     } else {
       if (!cfg.tools.unshare) throw new Error('unshare not found');
-      const script = `hostname ${JSON.stringify(hostname)} 2>/dev/null || true\n${unshareScript(cfg.ops, cfg.newRoot, INIT)}`;
+      const script = `hostname ${JSON.stringify(hostname)} 2>/dev/null || true\n${unshareScript(cfg.ops, cfg.newRoot, INIT, Sandbox.tail(cfg))}`;
       // setpriv --pdeathsig: if the supervisor dies, unshare dies, and --kill-child takes PID 1 with it.
       proc = spawn(cfg.tools.setpriv, ['--pdeathsig', 'KILL', '--', cfg.tools.unshare, '--user', '--map-root-user',
         '--mount', '--pid', '--uts', '--ipc', '--fork', '--kill-child=KILL', '--propagation', 'private', '/bin/sh', '-c', script],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
+      { stdio: ['pipe', 'pipe', 'pipe'] });
     }
+    proc.stdin!.on('error', () => { /* the sandbox went away: 'exit' reports it */ });
     let stderr = '';
     proc.stderr!.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString(); });
     let info = '';
@@ -94,7 +121,7 @@ export class Sandbox {
         check();
       });
     });
-    proc.stdout!.resume();
+    proc.stdout!.on('data', (d: Buffer) => { sb.out += d.toString(); sb.poke(); });
 
     let initPid: number;
     if (cfg.mode === 'bwrap') {
@@ -106,7 +133,33 @@ export class Sandbox {
       initPid = Number(children[0]);
       if (!initPid) throw new Error('unshare: no namespace init found');
     }
-    return new Sandbox(cfg, proc, initPid);
+    const sb = new Sandbox(cfg, proc, initPid);
+    return sb;
+  }
+
+  private out = '';
+  private poke: () => void = () => {};
+
+  /**
+   * Run the per-session setup lines in the sandbox's privileged setup shell, then let it become
+   * the unprivileged init. Resolves once it said `launched`; rejects (and the sandbox is gone) on failure.
+   */
+  activate(lines: string[]): Promise<void> {
+    if (lines.some((l) => l.includes('\n') || l === 'go')) throw new Error('bad setup line');
+    return new Promise<void>((resolve, reject) => {
+      let stderr = '';
+      this.proc.stderr!.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString(); });
+      const timer = setTimeout(() => finish(new Error('sandbox setup did not finish in time')), READY_TIMEOUT_MS);
+      const finish = (err?: Error) => {
+        clearTimeout(timer);
+        this.poke = () => {};
+        if (err) { void this.kill(); reject(err); } else resolve();
+      };
+      this.poke = () => { if (this.out.includes('launched\n')) finish(); };
+      this.onExit(() => finish(new Error(`sandbox setup failed: ${stderr.trim().slice(-2000)}`)));
+      this.proc.stdin!.end(`${lines.join('\n')}\ngo\n`);
+      this.poke();
+    });
   }
 
   /** argv that runs `argv` inside the sandbox, in `cwd`, without capabilities. */
@@ -121,11 +174,11 @@ export class Sandbox {
   }
 
   /** Kill everything in the sandbox: PID 1 of its namespace dying takes every process with it. */
-  async kill(): Promise<void> {
+  async kill(wait = true): Promise<void> {
     for (const pid of [this.initPid, this.proc.pid]) {
       try { if (pid) process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
     }
-    if (this.exited) return;
+    if (this.exited || !wait) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 5000);
       this.onExit(() => { clearTimeout(timer); resolve(); });

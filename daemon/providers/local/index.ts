@@ -12,7 +12,7 @@ import { dirname, join } from 'node:path';
 import { ApiError, badRequest, conflict } from '../../errors';
 import type { Health, LaunchRequest, SupervisorState } from '../../supervisor/protocol';
 import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellStream } from '../types';
-import { MAX_SOCKET_PATH, sandboxDir, socketPath, statePath, storageDir } from './paths';
+import { agentSocketPath, MAX_SOCKET_PATH, sandboxDir, socketPath, statePath, storageDir } from './paths';
 import { SupervisorPool } from './pool';
 import { call, SupervisorGone } from './rpc';
 import { openShellStream } from './shell-client';
@@ -65,6 +65,7 @@ export class LocalComputeProvider implements ComputeProvider {
   private readonly linger: number;
   private readonly scrollback: number;
   private readonly pool: SupervisorPool;
+  private cap: Capability | undefined;
 
   constructor(options: LocalProviderOptions) {
     this.home = options.home;
@@ -82,12 +83,14 @@ export class LocalComputeProvider implements ComputeProvider {
     this.pool = new SupervisorPool({
       home: this.home, nodePath: options.nodePath ?? process.execPath,
       script: options.supervisorScript ?? findSupervisorScript(), env: supervisorEnv,
+      prestart: () => (this.cap ? JSON.stringify(this.cap) : undefined),
     }, size, (e) => this.log('local.pool_spawn_failed', { error: String(e) }));
     SupervisorPool.sweep(this.home);
   }
 
-  private capability(): Promise<Capability> {
-    return detect(this.choice, this.env.PATH);
+  private async capability(): Promise<Capability> {
+    this.cap = await detect(this.choice, this.env.PATH);
+    return this.cap;
   }
 
   async check(): Promise<void> {
@@ -128,9 +131,15 @@ export class LocalComputeProvider implements ComputeProvider {
   }
 
   async execute(session: SessionRef, options: ExecOptions): Promise<ExecResult> {
+    const timeout = (options.timeout_seconds + 15) * 1000;
     try {
-      return await call<ExecResult>(socketPath(this.home, session.sandbox_name), 'POST', '/exec', options,
-        (options.timeout_seconds + 15) * 1000);
+      // The sandbox's own exec agent first; the supervisor (nsenter per command) when it is not there.
+      return await call<ExecResult>(agentSocketPath(this.home, session.sandbox_name), 'POST', '/exec', options, timeout);
+    } catch (e) {
+      if (!(e instanceof SupervisorGone) && !(e instanceof ApiError && e.status === 409)) throw e;
+    }
+    try {
+      return await call<ExecResult>(socketPath(this.home, session.sandbox_name), 'POST', '/exec', options, timeout);
     } catch (e) {
       if (e instanceof SupervisorGone) throw notRunning(session);
       throw e;

@@ -160,7 +160,7 @@ export function planMounts(input: PlanInput, fs: FsView = hostFs): MountOp[] {
 }
 
 /** bubblewrap arguments for the plan (namespace flags are added by the caller). */
-export function bwrapMountArgs(ops: MountOp[]): string[] {
+export function bwrapMountArgs(ops: MountOp[], opts: { remountRo?: boolean } = {}): string[] {
   const args: string[] = [];
   for (const o of ops) {
     switch (o.op) {
@@ -173,7 +173,7 @@ export function bwrapMountArgs(ops: MountOp[]): string[] {
       case 'proc': args.push('--proc', '/proc'); break;
     }
   }
-  args.push('--remount-ro', '/');
+  if (opts.remountRo !== false) args.push('--remount-ro', '/');
   return args;
 }
 
@@ -184,7 +184,7 @@ export const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
  * --map-root-user --mount --pid --fork`), builds the plan under `newRoot`, pivots into it and
  * execs `init`. It prints `ready` on stdout just before the exec.
  */
-export function unshareScript(ops: MountOp[], newRoot: string, init: string[]): string {
+export function unshareScript(ops: MountOp[], newRoot: string, init: string[], tail?: string): string {
   const R = (dest: string) => shq(newRoot + (dest === '/' ? '' : dest));
   const lines = [
     'set -e',
@@ -222,10 +222,10 @@ export function unshareScript(ops: MountOp[], newRoot: string, init: string[]): 
     'pivot_root . .oldroot',
     'umount -n -l /.oldroot',
     'rmdir /.oldroot',
-    'mount -n -o remount,ro,bind / 2>/dev/null || mount -n -o remount,ro /',
     'cd /',
-    'echo ready',
-    `exec ${init.map(shq).join(' ')}`,
   );
+  // With a tail (Sandbox's two-step start), / stays writable until the session's setup lines ran.
+  if (tail !== undefined) lines.push(tail);
+  else lines.push('mount -n -o remount,ro,bind / 2>/dev/null || mount -n -o remount,ro /', 'echo ready', `exec ${init.map(shq).join(' ')}`);
   return lines.join('\n') + '\n';
 }

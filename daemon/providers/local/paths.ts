@@ -31,6 +31,11 @@ export function socketPath(home: string, sandbox_name: string): string {
   return join(sandboxDir(home, sandbox_name), SOCKET_NAME);
 }
 
+/** The in-sandbox exec agent's socket (its directory is read-only inside the sandbox). */
+export function agentSocketPath(home: string, sandbox_name: string): string {
+  return join(sandboxDir(home, sandbox_name), 'run', 'agent.sock');
+}
+
 export function statePath(home: string, sandbox_name: string): string {
   return join(sandboxDir(home, sandbox_name), STATE_NAME);
 }

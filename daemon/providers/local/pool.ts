@@ -14,6 +14,8 @@ export interface SpawnOptions {
   script: string;
   /** Environment for the supervisor (kept small: no daemon secrets). */
   env: Record<string, string>;
+  /** The sandbox capability as JSON once known: idle members then pre-start their sandbox with it. */
+  prestart?: () => string | undefined;
 }
 
 const READY_TIMEOUT_MS = 15_000;
@@ -25,7 +27,9 @@ export function spawnSupervisor(opts: SpawnOptions): Promise<string> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const id = randomBytes(6).toString('hex');
   const socket = join(dir, `${id}.sock`);
-  const child = spawn(opts.nodePath, [opts.script, '--home', opts.home, '--pool-id', id, '--owner-pid', String(process.pid)], {
+  const prestart = opts.prestart?.();
+  const args = [opts.script, '--home', opts.home, '--pool-id', id, '--owner-pid', String(process.pid), ...(prestart ? ['--prestart', prestart] : [])];
+  const child = spawn(opts.nodePath, args, {
     detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env, cwd: '/',
   });
   return new Promise<string>((resolve, reject) => {
@@ -74,13 +78,13 @@ export class SupervisorPool {
     }
   }
 
-  /** A ready idle supervisor's socket: from the pool when one is warm, else a fresh one. */
+  /** A ready idle supervisor's socket: from the pool when one is warm, else a fresh one (no warm sandbox). */
   async take(): Promise<string> {
     while (this.ready.length) {
       const socket = this.ready.shift()!;
       if (existsSync(socket)) return socket;
     }
-    return spawnSupervisor(this.opts);
+    return spawnSupervisor({ ...this.opts, prestart: undefined });
   }
 
   /**

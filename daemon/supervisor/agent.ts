@@ -1,0 +1,72 @@
+// The exec agent: a small long-lived process started once inside each sandbox, already in its
+// namespaces with every capability dropped and no_new_privs set (the sandbox starts it through
+// `setpriv`), so a command is one plain spawn of `bash -lc` — no nsenter and setpriv per command.
+// The daemon talks to it directly over `<sandbox dir>/run/agent.sock` (the directory is bound into
+// the sandbox at /run/onmemos/run and made read-only before any command runs, so nothing inside can
+// replace the socket). The supervisor configures it once at launch.
+//   GET  /health                               -> {status: "configured" | "waiting", pid}
+//   POST /configure {cwd, env}                 -> {ok: true}   (the supervisor, once)
+//   POST /exec      ExecRequest                -> ExecResult   (409 until configured)
+//   node supervisor.js --agent SOCKET
+import { unlinkSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { runExec } from './exec';
+import type { ExecRequest } from './protocol';
+
+export const AGENT_SOCKET_INSIDE = '/run/onmemos/run/agent.sock';
+
+async function body<T>(req: IncomingMessage): Promise<T> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > 4 << 20) throw Object.assign(new Error('request too large'), { status: 413 });
+    chunks.push(c as Buffer);
+  }
+  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as T;
+}
+
+function send(res: ServerResponse, code: number, value: unknown): void {
+  const text = JSON.stringify(value);
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function runAgent(socket: string): void {
+  // What `ps` inside the sandbox shows (comm too): a sandbox process, not the host's node.
+  process.title = 'onmemos-agent';
+  let config: { cwd: string; env: Record<string, string> } | undefined;
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const key = `${req.method} ${req.url}`;
+    if (key === 'GET /health') return send(res, 200, { status: config ? 'configured' : 'waiting', pid: process.pid });
+    if (key === 'POST /configure') {
+      const c = await body<{ cwd?: unknown; env?: unknown }>(req);
+      if (typeof c.cwd !== 'string' || !c.env || typeof c.env !== 'object') {
+        return send(res, 400, { error: { code: 'invalid_request', message: 'cwd and env required' } });
+      }
+      config = { cwd: c.cwd, env: c.env as Record<string, string> };
+      return send(res, 200, { ok: true });
+    }
+    if (key === 'POST /exec') {
+      if (!config) return send(res, 409, { error: { code: 'conflict', message: 'agent not configured yet' } });
+      const r = await body<ExecRequest>(req);
+      if (typeof r.command !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'command must be a string' } });
+      const env = { ...config.env, ...(r.env ?? {}) };
+      return send(res, 200, await runExec({ file: '/bin/bash', args: ['-lc', r.command], cwd: config.cwd }, {
+        command: r.command, timeout_seconds: Number(r.timeout_seconds) || 60, max_output_bytes: Number(r.max_output_bytes) || 1 << 20,
+      }, env));
+    }
+    send(res, 404, { error: { code: 'not_found', message: `no route ${key}` } });
+  };
+  const server = createServer((req, res) => {
+    route(req, res).catch((e: Error & { status?: number }) => {
+      if (!res.headersSent) send(res, e.status ?? 400, { error: { code: e.status === 413 ? 'payload_too_large' : 'invalid_request', message: e.message } });
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  try { unlinkSync(socket); } catch { /* fresh */ }
+  server.listen(socket);
+  // Leave with the sandbox: PID 1 dying takes us along anyway; a closed stdin is the other signal.
+  process.on('SIGTERM', () => process.exit(0));
+}

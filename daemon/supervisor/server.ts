@@ -1,0 +1,286 @@
+// The per-shuttle supervisor (dist/supervisor.js): the local provider's counterpart of a pod.
+// Spawned detached (its own session) by the daemon, it first idles in the warm pool listening on
+// `<home>/sandboxes/.pool/<id>.sock`; POST /launch turns it into one shuttle: it moves its socket to
+// `<home>/sandboxes/<name>/supervisor.sock`, starts the sandbox, writes state.json and from then on
+// owns the sandbox, its commands and its ptys. It outlives the daemon; it ends the sandbox itself at
+// expires_at (TTL), on POST /terminate, or when the sandbox dies. An idle pool member exits when the
+// daemon that spawned it is gone.
+//   node dist/supervisor.js --home DIR --pool-id ID --owner-pid PID [--prestart JSON]
+// With --prestart {mode, userns, tools} an idle member already runs its sandbox (everything but the
+// session's storage, see stage.ts) and the exec agent inside it, and says `ready` only then; a launch
+// whose mount plan fits binds the session's storage into it (Sandbox.activate), else starts afresh.
+// Environment: ONMEMOS_SHELL_LINGER_SECONDS (default 600), ONMEMOS_SHELL_SCROLLBACK_BYTES (default 262144)
+// are defaults; the launch request's values win.
+import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { posix } from 'node:path';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { dirname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { WebSocketServer } from 'ws';
+import type { MountOp } from '../providers/local/mounts';
+import { MAX_SOCKET_PATH, poolDir, sandboxDir, SOCKET_NAME, STATE_NAME, storageDir } from '../providers/local/paths';
+import { call } from '../providers/local/rpc';
+import { agentBinds, basePlan, scratch, sessionLines, stageable, stageBinds, type Scratch, type SessionMount } from './stage';
+import { runExec } from './exec';
+import { sandboxEnv, sandboxUser } from './env';
+import type { Health, LaunchRequest, ExecRequest, SandboxMode, SupervisorState, Tools } from './protocol';
+import { Sandbox } from './sandbox';
+import { Shells } from './shells';
+
+const { values: argv } = parseArgs({
+  args: process.argv.slice(2),
+  options: { home: { type: 'string' }, 'pool-id': { type: 'string' }, 'owner-pid': { type: 'string' }, prestart: { type: 'string' } },
+});
+const home = argv.home!;
+const ownerPid = Number(argv['owner-pid']);
+let socket = join(poolDir(home), `${argv['pool-id']}.sock`);
+/** This member's scratch space until launch renames it to the sandbox dir. */
+let work: Scratch = scratch(join(poolDir(home), `${argv['pool-id']}`));
+const storageRoot = dirname(storageDir(home, 'x'));
+
+let reusedWarm = false;
+interface Prestarted { sandbox: Sandbox; mode: SandboxMode; base: string }
+let prestarted: Prestarted | undefined;
+
+let status: Health['status'] = 'idle';
+let launch: LaunchRequest | undefined;
+let sandbox: Sandbox | undefined;
+let shells: Shells | undefined;
+let dir: string | undefined;
+let cwd = '/';
+let baseEnv: Record<string, string> = {};
+let startedAt: string | undefined;
+
+class HttpError extends Error {
+  constructor(readonly status: number, readonly code: string, message: string) { super(message); }
+}
+
+function log(event: string, fields: Record<string, unknown> = {}): void {
+  if (!dir) return;
+  try { appendFileSync(join(dir, 'supervisor.log'), `${JSON.stringify({ t: new Date().toISOString(), event, ...fields })}\n`); } catch { /* best effort */ }
+}
+
+function health(): Health {
+  return {
+    status, pid: process.pid, sandbox_name: launch?.spec.sandbox_name, session_id: launch?.spec.session_id,
+    mode: launch?.mode, init_pid: sandbox?.initPid, expires_at: launch?.spec.expires_at, started_at: startedAt,
+  };
+}
+
+async function readJson<T>(req: IncomingMessage): Promise<T> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > 4 << 20) throw new HttpError(413, 'payload_too_large', 'request too large');
+    chunks.push(c as Buffer);
+  }
+  try { return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as T; } catch {
+    throw new HttpError(400, 'invalid_request', 'malformed JSON');
+  }
+}
+
+function send(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function makeScratch(s: Scratch): void {
+  for (const d of [s.home, s.root, s.run]) mkdirSync(d, { recursive: true, mode: 0o700 });
+  mkdirSync(storageRoot, { recursive: true, mode: 0o700 });
+}
+
+/** Start a sandbox on `base` plus the stage and agent binds; resolves once it (and its agent) run. */
+async function startSandbox(mode: SandboxMode, userns: boolean, tools: Tools, base: MountOp[], hostname: string): Promise<Sandbox> {
+  const agent = agentBinds(process.execPath, __filename);
+  const sb = await Sandbox.start({
+    mode, userns, tools, hostname, newRoot: work.root,
+    ops: [...base, ...stageBinds(work, storageRoot), ...agent.ops], agent: { node: agent.node, script: agent.script },
+  });
+  // The agent boots Node (tens of ms): wait for it, so a launch never waits on it. Without it,
+  // commands still run (the daemon falls back to the supervisor's nsenter path).
+  const deadline = Date.now() + 10_000;
+  while (sb.alive && Date.now() < deadline) {
+    try { await call(join(work.run, 'agent.sock'), 'GET', '/health', undefined, 2000); break; } catch { await new Promise((r) => setTimeout(r, 5)); }
+  }
+  return sb;
+}
+
+async function prestart(json: string): Promise<void> {
+  const p = JSON.parse(json) as { mode: SandboxMode; userns: boolean; tools: Tools };
+  makeScratch(work);
+  const base = basePlan(home, work, sandboxUser().home, []);
+  const sb = await startSandbox(p.mode, p.userns, p.tools, base, 'onmemos-warm');
+  prestarted = { sandbox: sb, mode: p.mode, base: JSON.stringify(base) };
+  sb.onExit(() => { if (status === 'idle') void shutdown('warm sandbox exited'); });
+}
+
+async function doLaunch(req: LaunchRequest): Promise<Health> {
+  if (status !== 'idle') throw new HttpError(409, 'conflict', 'this supervisor already runs a shuttle');
+  const { spec } = req;
+  const target = sandboxDir(home, spec.sandbox_name);
+  if (existsSync(target)) throw new HttpError(409, 'conflict', `sandbox ${spec.sandbox_name} already exists`);
+  const newSocket = join(target, SOCKET_NAME);
+  if (newSocket.length > MAX_SOCKET_PATH) throw new HttpError(400, 'invalid_request', `socket path too long: ${newSocket}`);
+  status = 'running';
+  launch = req;
+  const user = sandboxUser();
+  try {
+    const mounts: SessionMount[] = spec.mounts.map((m) => ({
+      src: req.sources[m.resource_id]!, dest: posix.normalize(m.mount_path).replace(/(.)\/$/, '$1'), ro: m.access_mode === 'RO',
+    }));
+    if (!stageable(mounts, storageRoot)) throw new Error('storage outside the storage root');
+    makeScratch(work);
+    const base = basePlan(home, work, user.home, mounts);
+    const warm = prestarted;
+    prestarted = undefined;
+    reusedWarm = !!warm && warm.sandbox.alive && warm.mode === req.mode && warm.base === JSON.stringify(base);
+    if (reusedWarm) sandbox = warm!.sandbox;
+    else {
+      if (warm) await warm.sandbox.kill();
+      sandbox = await startSandbox(req.mode, req.userns, req.tools, base, spec.sandbox_name);
+    }
+    // The scratch (bound into the sandbox by inode) becomes the sandbox dir; the socket moves along.
+    renameSync(work.dir, target);
+    work = scratch(target);
+    dir = target;
+    renameSync(socket, newSocket);
+    socket = newSocket;
+    await sandbox.activate(sessionLines(spec.sandbox_name, mounts));
+  } catch (err) {
+    log('launch_failed', { error: String(err), prestart_error: prestartError });
+    setImmediate(() => void shutdown('launch failed'));
+    throw new HttpError(503, 'provider_unavailable', `cannot start the sandbox: ${(err as Error).message}`);
+  }
+  startedAt = new Date().toISOString();
+  cwd = spec.mounts[0]?.mount_path ?? user.home;
+  baseEnv = sandboxEnv(spec, user);
+  try {
+    await call(join(work.run, 'agent.sock'), 'POST', '/configure', { cwd, env: baseEnv }, 5000);
+  } catch (err) {
+    log('agent_unavailable', { error: String(err) });
+  }
+  shells = new Shells(sandbox, {
+    lingerMs: req.shell_linger_seconds * 1000, scrollbackBytes: req.scrollback_bytes, cwd, env: baseEnv,
+  });
+  const state: SupervisorState = {
+    pid: process.pid, init_pid: sandbox.initPid, socket, sandbox_name: spec.sandbox_name, session_id: spec.session_id,
+    mode: req.mode, expires_at: spec.expires_at, started_at: startedAt,
+  };
+  writeFileSync(join(target, `${STATE_NAME}.tmp`), JSON.stringify(state));
+  renameSync(join(target, `${STATE_NAME}.tmp`), join(target, STATE_NAME));
+  sandbox.onExit(() => { if (status === 'running') void shutdown('sandbox exited'); });
+  armTtl(Date.parse(spec.expires_at));
+  log('launched', { mode: req.mode, init_pid: sandbox.initPid, warm: reusedWarm });
+  return health();
+}
+
+function armTtl(at: number): void {
+  if (!Number.isFinite(at)) return;
+  const left = at - Date.now();
+  if (left <= 0) return void shutdown('ttl');
+  setTimeout(() => armTtl(at), Math.min(left, 2 ** 31 - 1));
+}
+
+let shuttingDown: Promise<void> | undefined;
+function shutdown(reason: string): Promise<void> {
+  shuttingDown ??= (async () => {
+    log('terminate', { reason });
+    status = 'terminating';
+    shells?.killAll();
+    // SIGKILL to the sandbox's PID 1 is final (the kernel takes every process in it along): answer
+    // then, and clean up after the answer went out.
+    await sandbox?.kill(false);
+    await prestarted?.sandbox.kill(false);
+    setImmediate(() => {
+      rmSync(dir ?? work.dir, { recursive: true, force: true });
+      if (!dir) try { unlinkSync(socket); } catch { /* gone */ }
+      server.close();
+      setTimeout(() => process.exit(0), 20).unref();
+    });
+  })();
+  return shuttingDown;
+}
+
+async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://supervisor');
+  const key = `${req.method} ${url.pathname}`;
+  if (key === 'GET /health') return send(res, 200, health());
+  if (key === 'POST /launch') return send(res, 200, await doLaunch(await readJson<LaunchRequest>(req)));
+  if (key === 'POST /exit' && status === 'idle') {
+    send(res, 200, { ok: true });
+    return void shutdown('exit requested');
+  }
+  if (key === 'POST /terminate') {
+    await shutdown('terminate requested');
+    return send(res, 200, { ok: true });
+  }
+  if (status !== 'running' || !sandbox || !shells) throw new HttpError(409, 'conflict', `shuttle is ${status}`);
+  if (key === 'POST /exec') {
+    const body = await readJson<ExecRequest>(req);
+    if (typeof body.command !== 'string') throw new HttpError(400, 'invalid_request', 'command must be a string');
+    const env = { ...baseEnv, ...(body.env ?? {}) };
+    return send(res, 200, await runExec(sandbox.enter(cwd, ['/bin/bash', '-lc', body.command]), {
+      command: body.command, timeout_seconds: Number(body.timeout_seconds) || 60, max_output_bytes: Number(body.max_output_bytes) || 1 << 20,
+    }, env));
+  }
+  if (key === 'GET /shells') return send(res, 200, { shells: shells.list() });
+  throw new HttpError(404, 'not_found', `no route ${key}`);
+}
+
+const server = createServer((req, res) => {
+  route(req, res).catch((err: unknown) => {
+    const e = err instanceof HttpError ? err : new HttpError(500, 'internal', String((err as Error)?.message ?? err));
+    if (!(err instanceof HttpError)) log('error', { error: String((err as Error)?.stack ?? err) });
+    if (!res.headersSent) send(res, e.status, { error: { code: e.code, message: e.message } });
+    else res.destroy();
+  });
+});
+server.keepAliveTimeout = 60_000;
+
+const wss = new WebSocketServer({ noServer: true, maxPayload: 16 << 20 });
+server.on('upgrade', (req, sock, head) => {
+  const url = new URL(req.url ?? '/', 'http://supervisor');
+  const reject = (code: number, text: string) => {
+    sock.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  };
+  if (url.pathname !== '/shell') return reject(404, 'Not Found');
+  if (status !== 'running' || !shells) return reject(409, 'Conflict');
+  const attach = url.searchParams.get('attach') ?? undefined;
+  if (attach && !shells.has(attach)) return reject(404, 'Not Found');
+  const cols = Number(url.searchParams.get('cols')) || 80;
+  const rows = Number(url.searchParams.get('rows')) || 24;
+  wss.handleUpgrade(req, sock, head, (ws) => {
+    try { shells!.open(ws, { cols, rows }, attach); } catch (err) {
+      ws.send(JSON.stringify({ type: 'error', message: String((err as Error).message) }));
+      ws.close(1011);
+    }
+  });
+});
+
+mkdirSync(poolDir(home), { recursive: true, mode: 0o700 });
+try { unlinkSync(socket); } catch { /* fresh */ }
+server.listen(socket, () => {
+  const ready = () => {
+    process.stdout.write('ready\n');
+    process.stdout.end?.();
+    // Warm the spawn path (and its JIT) while idle, so a shuttle's first command is not the slow one.
+    spawn('/bin/true', [], { stdio: ['ignore', 'pipe', 'pipe'], detached: true }).on('error', () => {});
+  };
+  if (!argv.prestart) return ready();
+  // A warm sandbox that cannot start is no reason to fail: launch starts one itself (and says why).
+  prestart(argv.prestart).catch((e: unknown) => { prestartError = String(e); }).finally(ready);
+});
+let prestartError: string | undefined;
+
+// An idle pool member belongs to one daemon: it leaves when that daemon (or its socket) is gone.
+const watchdog = setInterval(() => {
+  if (status !== 'idle') return clearInterval(watchdog);
+  let ownerAlive = true;
+  try { process.kill(ownerPid, 0); } catch (e) { ownerAlive = (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  if (!ownerAlive || !existsSync(socket)) void shutdown('owner gone');
+}, 1000);
+watchdog.unref();
+for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => void shutdown(sig));
