@@ -31,6 +31,8 @@ let code = 1;
 try {
   const state = await startCluster(dir);
   const files = readdirSync(here).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(here, f));
+  // The storage library would take STORAGE_EMULATOR_HOST over our endpoint.
+  delete process.env.STORAGE_EMULATOR_HOST;
   code = await new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files], {
       cwd: root,
@@ -41,7 +43,7 @@ try {
         ONMEMOS_CLUSTER_STATE: join(dir, 'cluster.json'),
         // Keep the user's kubeconfig and Google credentials out of the tests.
         KUBECONFIG: state.kubeconfig,
-        STORAGE_EMULATOR_HOST: state.gcs,
+        ONMEMOS_GCS_ENDPOINT: state.gcs,
       },
     });
     child.on('exit', (c, sig) => resolve(sig ? 1 : c ?? 1));

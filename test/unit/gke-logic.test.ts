@@ -93,7 +93,7 @@ describe('gke config', () => {
     assert.equal(r.bucketLocation, 'US');
     assert.equal(r.autoProvisionIdentity, false);
     assert.equal(r.launchTimeoutMs, 300_000);
-    const e = resolveGkeConfig({}, { GCP_PROJECT: 'p', GKE_REGION: 'europe-west1', STORAGE_EMULATOR_HOST: '127.0.0.1:4443', AUTO_PROVISION_IDENTITY: 'true', ONMEMOS_STORAGE_CLASS: 'nfs' });
+    const e = resolveGkeConfig({}, { GCP_PROJECT: 'p', GKE_REGION: 'europe-west1', ONMEMOS_GCS_ENDPOINT: 'http://127.0.0.1:4443', AUTO_PROVISION_IDENTITY: 'true', ONMEMOS_STORAGE_CLASS: 'nfs' });
     assert.equal(e.bucketLocation, 'europe-west1');
     assert.equal(e.gcsEndpoint, 'http://127.0.0.1:4443');
     assert.equal(e.autoProvisionIdentity, true);

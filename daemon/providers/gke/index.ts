@@ -31,7 +31,8 @@ export interface GkeConfig {
   storageClass?: string;
   /** Minimum drive size in GiB for a class this provider does not know (ONMEMOS_DRIVE_MIN_GB). */
   driveMinGb?: number;
-  /** A GCS API endpoint such as an emulator (ONMEMOS_GCS_ENDPOINT or STORAGE_EMULATOR_HOST). */
+  /** A GCS API endpoint such as an emulator, e.g. http://127.0.0.1:4443 (ONMEMOS_GCS_ENDPOINT). The storage
+   * library also reads STORAGE_EMULATOR_HOST itself, as its full base URL (…/storage/v1), overriding this. */
   gcsEndpoint?: string;
   /** Create GSAs and their Workload Identity bindings (AUTO_PROVISION_IDENTITY). */
   autoProvisionIdentity?: boolean;
@@ -66,7 +67,6 @@ export function resolveGkeConfig(c: GkeConfig, env: NodeJS.ProcessEnv = process.
   const project = c.project ?? env.GCP_PROJECT ?? undefined;
   const region = c.region ?? env.GKE_REGION ?? undefined;
   const cluster = c.cluster ?? env.GKE_CLUSTER ?? undefined;
-  const emulator = env.STORAGE_EMULATOR_HOST ? (/^https?:/.test(env.STORAGE_EMULATOR_HOST) ? env.STORAGE_EMULATOR_HOST : `http://${env.STORAGE_EMULATOR_HOST}`) : undefined;
   return {
     kubeconfig: c.kubeconfig,
     context: c.context,
@@ -77,7 +77,7 @@ export function resolveGkeConfig(c: GkeConfig, env: NodeJS.ProcessEnv = process.
     bucketPrefix: c.bucketPrefix ?? env.ONMEMOS_BUCKET_PREFIX ?? 'onmemos-',
     storageClass: c.storageClass ?? env.ONMEMOS_STORAGE_CLASS ?? 'standard-rwx',
     driveMinGb: c.driveMinGb ?? num(env.ONMEMOS_DRIVE_MIN_GB),
-    gcsEndpoint: c.gcsEndpoint ?? env.ONMEMOS_GCS_ENDPOINT ?? emulator,
+    gcsEndpoint: c.gcsEndpoint ?? env.ONMEMOS_GCS_ENDPOINT ?? undefined,
     autoProvisionIdentity: c.autoProvisionIdentity ?? truthy(env.AUTO_PROVISION_IDENTITY),
     launchTimeoutMs: c.launchTimeoutMs ?? (num(env.ONMEMOS_LAUNCH_TIMEOUT_S) ?? 300) * 1000,
   };
