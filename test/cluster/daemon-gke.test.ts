@@ -34,8 +34,9 @@ after(async () => {
 });
 
 test('daemon --provider gke: workspace, vault, drive, session as a pod, execute, terminate, delete', async (t) => {
+  let ok = false;
   t.after(() => {
-    if (t.passed === false || process.env.ONMEMOS_SHOW_LOGS) console.error(`--- daemon log\n${d.logs.slice(-40).join('\n')}`);
+    if (!ok || process.env.ONMEMOS_SHOW_LOGS) console.error(`--- daemon log\n${d.logs.slice(-40).join('\n')}`);
   });
   const { client, workspace } = await newUser(d);
   const ns = workspace.k8s_namespace;
@@ -74,4 +75,5 @@ test('daemon --provider gke: workspace, vault, drive, session as a pod, execute,
   assert.ok(!after.items?.some((b) => b.name.startsWith('onmemos-project-')), 'bucket deleted');
   await client.deleteStorage(drive.resource_id);
   await d.admin.deleteWorkspace(workspace.workspace_id);
+  ok = true;
 });
