@@ -62,6 +62,28 @@ for (const mode of ['bwrap', 'unshare'] as const) {
       assert.ok(!existsSync('/usr/onmemos-probe'));
     });
 
+    it('commands run without capabilities, with no_new_privs; no other storage is staged or reachable', async () => {
+      mkdirSync(storageDir(home, 'vault-other'), { recursive: true });
+      writeFileSync(join(storageDir(home, 'vault-other'), 'secret.txt'), 'OTHER-USERS-DATA\n');
+      const r = await run('grep -E "^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs)" /proc/self/status; cat /proc/self/mountinfo; '
+        + 'ls -A /run/onmemos/stage 2>&1 | sed "s/^/stage: /"; touch /run/onmemos/run/x 2>&1 | sed "s/^/run: /"; '
+        + 'grep -rs OTHER-USERS-DATA /run /workspace /data /root /home /tmp; ps -eo comm= | sort');
+      assert.match(r.stdout, /CapPrm:\s+0+\n/);
+      assert.match(r.stdout, /CapEff:\s+0+\n/);
+      assert.match(r.stdout, /CapBnd:\s+0+\n/);
+      assert.match(r.stdout, /CapAmb:\s+0+\n/);
+      assert.match(r.stdout, /NoNewPrivs:\s+1\n/);
+      const roots = r.stdout.split('\n').filter((l) => /^\d+ \d+ /.test(l)).map((l) => l.split(' ')[3]);
+      assert.ok(!roots.includes(join(home, 'storage')), 'the storage root is not mounted inside');
+      assert.ok(!roots.some((x) => x?.includes('vault-other')), 'unattached storage is not mounted inside');
+      assert.doesNotMatch(r.stdout, /OTHER-USERS-DATA/);
+      assert.doesNotMatch(r.stdout, /^stage: \S/m, 'the stage is empty after launch');
+      assert.match(r.stdout, /run: .*Read-only file system/, 'the agent socket dir is read-only inside');
+      // The exec agent and init are the only long-lived processes; none keeps capabilities.
+      const agent = await run('for p in $(pgrep -x onmemos-agent) 1; do grep -E "^CapEff" /proc/$p/status; done');
+      assert.match(agent.stdout, /^CapEff:\s+0+\nCapEff:\s+0+\n$/, agent.stdout);
+    });
+
     it('has a private /tmp and a private home', async () => {
       const marker = `onmemos-host-marker-${process.pid}`;
       writeFileSync(join('/tmp', marker), 'host');
