@@ -1,0 +1,86 @@
+// Shells: keystroke echo round trip and `cat` throughput through the daemon's WebSocket
+// (onmemos.pty.v1, daemon → supervisor → pty in the sandbox) against a pty spawned directly here,
+// and the daemon's memory with 50 idle shells attached.
+import * as pty from 'node-pty';
+import { readFileSync } from 'node:fs';
+import { startDaemon, newUser, removeHome } from '../test/helpers/daemon';
+import { openWs, type Shell } from '../test/helpers/ws';
+import { PTY_SUBPROTOCOL } from '../daemon/client';
+import { median, printTable, type Row } from './lib';
+
+const KEYSTROKES = 200;
+const CAT_MB = 100;
+
+async function echoRoundTrips(send: (s: string) => void, output: () => string): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < KEYSTROKES; i++) {
+    const ch = String.fromCharCode(97 + (i % 26));
+    const before = output().length;
+    const t = performance.now();
+    send(ch);
+    while (output().length === before) await new Promise((r) => setImmediate(r));
+    out.push(performance.now() - t);
+  }
+  send('\x15'); // ^U: clear the line
+  return out;
+}
+
+function directPty() {
+  const p = pty.spawn('bash', ['--norc', '--noprofile'], { name: 'xterm-256color', cols: 120, rows: 40, env: { ...process.env, PS1: '$ ' } as Record<string, string> });
+  let buf = '';
+  let bytes = 0;
+  p.onData((d) => { buf += d; bytes += Buffer.byteLength(d); if (buf.length > 1e6) buf = buf.slice(-1000); });
+  return { p, send: (s: string) => p.write(s), output: () => buf, bytes: () => bytes };
+}
+
+const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+
+async function catThroughput(send: (s: string) => void, bytes: () => number, done: () => boolean): Promise<number> {
+  const start = bytes();
+  const t = performance.now();
+  send(`head -c ${CAT_MB * 1024 * 1024} /dev/zero | tr '\\0' 'x'; echo; echo CAT-DONE\r`);
+  while (!done()) await new Promise((r) => setTimeout(r, 5));
+  return (bytes() - start) / 1e6 / ((performance.now() - t) / 1000);
+}
+
+export async function run(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const d = await startDaemon({ env: { ONMEMOS_LOG_LEVEL: 'warn' } });
+  try {
+    const u = await newUser(d);
+    const s = await u.client.createSession({ workspace_id: u.workspace.workspace_id });
+    const url = `${d.publicUrl.replace(/^http/, 'ws')}/v1/sessions/${s.id}/shell?passport=${u.passport}&cols=120&rows=40`;
+    const sh: Shell = await openWs(url, { protocols: [PTY_SUBPROTOCOL] });
+    let wsBytes = 0;
+    sh.ws.on('message', (data: Buffer, bin) => { if (bin) wsBytes += data.length; });
+    await sh.waitForOutput(/[#$] $/, 15_000);
+
+    const direct = directPty();
+    await new Promise((r) => setTimeout(r, 300));
+    const rttWs = median(await echoRoundTrips((c) => sh.send(Buffer.from(c)), sh.output));
+    const rttDirect = median(await echoRoundTrips(direct.send, direct.output));
+    rows.push({ name: 'keystroke echo RTT via WebSocket / direct pty', value: rttWs, unit: 'ms', baseline: rttDirect, ratio: rttWs / rttDirect, target: '<= 1.2' });
+
+    const mbWs = await catThroughput((c) => sh.send(Buffer.from(c)), () => wsBytes, () => /CAT-DONE\r\n/.test(sh.output().slice(-200)));
+    const mbDirect = await catThroughput(direct.send, direct.bytes, () => /CAT-DONE\r\n/.test(direct.output().slice(-200)));
+    rows.push({ name: `cat ${CAT_MB} MB via WebSocket / direct pty`, value: mbWs, unit: 'MB/s', baseline: mbDirect, ratio: mbWs / mbDirect, target: '>= 0.8' });
+    direct.p.kill();
+    sh.ws.close();
+
+    const rss0 = rssOf(d.proc.pid!);
+    const idle: Shell[] = [];
+    for (let i = 0; i < 50; i++) idle.push(await openWs(url, { protocols: [PTY_SUBPROTOCOL] }));
+    await Promise.all(idle.map((x) => x.waitFor(() => x.messages.some((m) => m.type === 'hello'), 'hello', 30_000)));
+    await new Promise((r) => setTimeout(r, 1000));
+    const rss50 = rssOf(d.proc.pid!);
+    rows.push({ name: 'daemon RSS with 50 idle shells / with none', value: rss50, unit: 'MiB', baseline: rss0, ratio: rss50 / rss0, note: `${((rss50 - rss0) / 50 * 1024).toFixed(0)} KiB per shell` });
+    for (const x of idle) x.ws.close();
+    await u.client.terminateSession(s.id);
+  } finally {
+    await d.stop();
+    removeHome(d.home);
+  }
+  return rows;
+}
+
+if (require.main === module) run().then(printTable);
