@@ -33,6 +33,7 @@ export interface IamPolicy {
 }
 
 export const WI_ROLE = 'roles/iam.workloadIdentityUser';
+const gsaDescription = (ws: WorkspaceRef) => `onmemos workspace ${ws.workspace_id} (user ${ws.user_id})`;
 const IAM = 'https://iam.googleapis.com/v1';
 
 /** Add `member` to `role` in a policy (pure); `changed` is false when it was already there. */
@@ -97,7 +98,7 @@ export async function ensureGsa(request: GoogleRequest, project: string, email: 
       method: 'POST',
       data: {
         accountId: email.split('@')[0],
-        serviceAccount: { displayName: `onmemos ${ws.name}`.slice(0, 100), description: `onmemos workspace ${ws.workspace_id} (user ${ws.user_id})` },
+        serviceAccount: { displayName: `onmemos ${ws.name}`.slice(0, 100), description: gsaDescription(ws) },
       },
     });
     return { state: 'created', name: email };
@@ -179,7 +180,9 @@ export async function deleteIdentity(deps: IdentityDeps, ws: WorkspaceRef): Prom
   if (deps.autoProvision && deps.request && deps.project && ws.gsa_email) {
     const url = `${IAM}/projects/${deps.project}/serviceAccounts/${encodeURIComponent(ws.gsa_email)}`;
     try {
-      await deps.request({ url, method: 'DELETE' });
+      // Only a GSA this provider made for this workspace (its description says so); never one an admin brought.
+      const { data } = await deps.request<{ description?: string }>({ url });
+      if (data.description === gsaDescription(ws)) await deps.request({ url, method: 'DELETE' });
     } catch (err) {
       if (httpStatus(err) !== 404) throw err;
     }
