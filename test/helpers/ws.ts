@@ -14,7 +14,7 @@ export interface Shell {
   closed: Promise<{ code: number; reason: string }>;
 }
 
-export function openWs(url: string, options: { protocols?: string[]; headers?: Record<string, string> } = {}): Promise<Shell> {
+export function openWs(url: string, options: { protocols?: string[]; headers?: Record<string, string>; countOnly?: boolean } = {}): Promise<Shell> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, options.protocols ?? [], { headers: options.headers });
     const decoder = new TextDecoder('utf-8', { fatal: false });
@@ -22,7 +22,7 @@ export function openWs(url: string, options: { protocols?: string[]; headers?: R
     const messages: any[] = [];
     const closed = new Promise<{ code: number; reason: string }>((r) => ws.on('close', (code, reason) => r({ code, reason: reason.toString() })));
     ws.on('message', (data: Buffer, isBinary) => {
-      if (isBinary) out += decoder.decode(data, { stream: true });
+      if (isBinary) { if (!options.countOnly) out += decoder.decode(data, { stream: true }); }
       else messages.push(JSON.parse(data.toString('utf8')));
     });
     ws.on('unexpected-response', (_req, res) => {
