@@ -66,7 +66,10 @@ export function runAgent(socket: string): void {
   });
   server.keepAliveTimeout = 60_000;
   try { unlinkSync(socket); } catch { /* fresh */ }
-  server.listen(socket);
+  // Warm the spawn path and this module's JIT before a session's first command needs them.
+  server.listen(socket, () => {
+    void runExec({ file: '/bin/bash', args: ['-c', 'true'], cwd: '/' }, { command: 'true', timeout_seconds: 5, max_output_bytes: 1024 }, { PATH: '/usr/bin:/bin' });
+  });
   // Leave with the sandbox: PID 1 dying takes us along anyway; a closed stdin is the other signal.
   process.on('SIGTERM', () => process.exit(0));
 }
