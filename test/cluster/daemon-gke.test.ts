@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
-import { OnMemOSApiError } from '../../daemon/client';
+import { OnMemOSApiError, PTY_SUBPROTOCOL } from '../../daemon/client';
+import { openWs } from '../helpers/ws';
 import { newUser, removeHome, startDaemon, type RunningDaemon } from '../helpers/daemon';
 
 const state = JSON.parse(readFileSync(process.env.ONMEMOS_CLUSTER_STATE!, 'utf8')) as { kubeconfig: string; gcs: string };
@@ -38,7 +39,7 @@ test('daemon --provider gke: workspace, vault, drive, session as a pod, execute,
   t.after(() => {
     if (!ok || process.env.ONMEMOS_SHOW_LOGS) console.error(`--- daemon log\n${d.logs.slice(-40).join('\n')}`);
   });
-  const { client, workspace } = await newUser(d);
+  const { client, workspace, passport } = await newUser(d);
   const ns = workspace.k8s_namespace;
   const nsObj = await core.readNamespace({ name: ns });
   assert.equal(nsObj.metadata?.labels?.['app.kubernetes.io/managed-by'], 'onmemos');
@@ -67,6 +68,18 @@ test('daemon --provider gke: workspace, vault, drive, session as a pod, execute,
   const r = await client.executeSeedStyle(s.id, 'echo through-the-daemon; exit 7');
   assert.equal(r.stdout, 'through-the-daemon\n');
   assert.equal(r.returncode, 7);
+
+  // A terminal through the daemon's WebSocket, over the pod's exec stream with a tty.
+  const sh = await openWs(`${d.publicUrl.replace(/^http/, 'ws')}/v1/sessions/${s.id}/shell`, { protocols: [PTY_SUBPROTOCOL], headers: { authorization: `Bearer ${passport}` } });
+  await sh.waitFor(() => sh.messages.some((m) => m.type === 'hello'), 'hello');
+  sh.send(JSON.stringify({ type: 'resize', cols: 111, rows: 37 }));
+  await new Promise((r) => setTimeout(r, 300));
+  sh.send(Buffer.from('echo pty-$((40+2)); stty size\r'));
+  await sh.waitForOutput('pty-42');
+  await sh.waitForOutput('37 111');
+  sh.send(Buffer.from('exit 4\r'));
+  await sh.waitFor(() => sh.messages.some((m) => m.type === 'exit'), 'exit');
+  assert.equal(sh.messages.find((m) => m.type === 'exit').code, 4);
 
   await client.terminateSession(s.id);
   await assert.rejects(core.readNamespacedPod({ name: s.pod_name, namespace: ns }).then((p) => (p.metadata?.deletionTimestamp ? Promise.reject({ code: 404 }) : p)), (e: { code?: number }) => e.code === 404);

@@ -205,9 +205,22 @@ describe('gke provider against a real apiserver and GCS emulator', () => {
     await new Promise((r) => setTimeout(r, 300));
     shell.write('stty size\n');
     await waitOut(/33 101/);
-    assert.equal((await gke.compute.listShells!(session('shuttle-c1'))).length, 1);
-    shell.write('exit 5\n');
-    assert.equal(await exited, 5);
+    const [info] = await gke.compute.listShells!(session('shuttle-c1'));
+    assert.equal(info?.shell_id, shell.shell_id);
+    assert.deepEqual([info?.cols, info?.rows, info?.attached], [101, 33, true]);
+    // Detach; the shell lingers; reattach gets the scrollback, then live output.
+    shell.detach();
+    assert.equal((await gke.compute.listShells!(session('shuttle-c1')))[0]?.attached, false);
+    const again = await gke.compute.openShell!(session('shuttle-c1'), { cols: 90, rows: 30, attach: shell.shell_id });
+    let out2 = '';
+    again.onData((c) => (out2 += c.toString()));
+    const exited2 = new Promise<number>((r) => again.onExit(r));
+    for (let i = 0; i < 50 && !/marker-42/.test(out2); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(out2, /marker-42/, 'scrollback replayed on attach');
+    await assert.rejects(gke.compute.openShell!(session('shuttle-c1'), { cols: 80, rows: 24, attach: 'no-such-shell' }), (e: unknown) => e instanceof ApiError && e.status === 404);
+    again.write('exit 5\n');
+    assert.equal(await exited2, 5);
+    void exited;
   });
 
   it('launch failure is loud and carries the pod events', async () => {

@@ -62,10 +62,11 @@ class PodShell {
     this.attachedView?.emitExit(code);
   }
   attach(view: View, replay: boolean) {
-    this.attachedView?.emitExit(this.exitCode ?? 0);
+    // One client at a time: a newer attach takes the shell over; the older view just stops receiving.
+    this.attachedView?.detach();
     this.attachedView = view;
-    if (replay && this.scrollSize) queueMicrotask(() => view.emitData(Buffer.concat(this.scroll)));
-    if (this.exitCode !== undefined) queueMicrotask(() => view.emitExit(this.exitCode!));
+    if (replay && this.scrollSize) view.emitData(Buffer.concat(this.scroll));
+    if (this.exitCode !== undefined) view.emitExit(this.exitCode);
   }
   detach(view: View) {
     if (this.attachedView === view) this.attachedView = undefined;
@@ -86,6 +87,9 @@ class View implements ShellStream {
   private dataListeners: ((c: Buffer) => void)[] = [];
   private exitListeners: ((code: number) => void)[] = [];
   private paused: Buffer[] | undefined;
+  /** Output (e.g. the scrollback on attach) that arrived before the client's first onData. */
+  private early: Buffer[] = [];
+  private exitCode?: number;
   constructor(
     private readonly shell: PodShell,
     private readonly registry: ShellRegistry,
@@ -95,9 +99,11 @@ class View implements ShellStream {
   }
   emitData(c: Buffer) {
     if (this.paused) this.paused.push(c);
+    else if (!this.dataListeners.length) this.early.push(c);
     else for (const l of this.dataListeners) l(c);
   }
   emitExit(code: number) {
+    this.exitCode = code;
     for (const l of this.exitListeners) l(code);
     this.exitListeners = [];
   }
@@ -109,9 +115,15 @@ class View implements ShellStream {
   }
   onData(l: (c: Buffer) => void) {
     this.dataListeners.push(l);
+    if (this.early.length) {
+      const q = Buffer.concat(this.early);
+      this.early = [];
+      queueMicrotask(() => this.emitData(q));
+    }
   }
   onExit(l: (code: number) => void) {
-    this.exitListeners.push(l);
+    if (this.exitCode !== undefined) queueMicrotask(() => l(this.exitCode!));
+    else this.exitListeners.push(l);
   }
   pause() {
     this.paused ??= [];
