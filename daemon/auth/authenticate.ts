@@ -2,7 +2,8 @@
 // Authorization: Bearer. A passport is never an admin key and the admin key is never a passport.
 import type { FastifyRequest } from 'fastify';
 import type { Principal, AuthKind } from '../api/http';
-import { unauthorized } from '../errors';
+import { ApiError, unauthorized } from '../errors';
+import { AuthFailureLimiter } from './limiter';
 import { secretEquals } from './keys';
 import type { Store } from '../store';
 import type { PassportRow } from '../store';
@@ -24,6 +25,7 @@ export function createAuthenticator(deps: {
   adminKey: string;
   store: Store;
   authenticatePassport(secret: string): PassportRow;
+  limiter?: AuthFailureLimiter;
 }) {
   const lastTouch = new Map<string, number>();
   /** Record last use at most once a minute per passport (a durable write per request would be waste). */
@@ -46,9 +48,19 @@ export function createAuthenticator(deps: {
     return { kind: 'user', user_id: p.user_id, passport_id: p.passport_id };
   };
 
-  return {
-    async authenticate(req: FastifyRequest, kind: AuthKind): Promise<Principal> {
-      if (kind === 'none') return { kind: 'anonymous' };
+  const limiter = deps.limiter ?? new AuthFailureLimiter();
+  /** Run an authentication for `address` under the failure limiter. */
+  const limited = <T>(address: string, run: () => T): T => {
+    limiter.check(address);
+    try {
+      return run();
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) limiter.fail(address);
+      throw e;
+    }
+  };
+
+  const fromHeaders = (req: FastifyRequest, kind: AuthKind): Principal => {
       const secret = credentialFrom(req.headers);
       if (!secret) {
         throw unauthorized(kind === 'admin'
@@ -60,8 +72,15 @@ export function createAuthenticator(deps: {
         throw unauthorized('invalid admin key');
       }
       return passport(secret);
+  };
+
+  return {
+    async authenticate(req: FastifyRequest, kind: AuthKind): Promise<Principal> {
+      if (kind === 'none') return { kind: 'anonymous' };
+      return limited(req.ip, () => fromHeaders(req, kind));
     },
     /** For the WebSocket endpoint: a passport secret → principal (throws 401). */
     passport,
+    limited,
   };
 }

@@ -11,6 +11,7 @@ import type { Services } from '../services';
 import type { TokenService } from '../auth/tokens';
 import type { Principal } from '../api/http';
 import { errorBody } from '../api/http';
+import { ApiError } from '../errors';
 import { authorizeShell, handshakeError, matchShellPath } from './auth';
 import { runLineProtocol } from './line';
 import { runPtyProtocol, PTY_SUBPROTOCOL } from './pty';
@@ -18,7 +19,7 @@ import { runPtyProtocol, PTY_SUBPROTOCOL } from './pty';
 export interface ShellDeps {
   services: Services;
   tokens: TokenService;
-  auth: { passport(secret: string): Principal };
+  auth: { passport(secret: string): Principal; limited<T>(address: string, run: () => T): T };
   log: Logger;
   /** Extra allowed browser origins (the daemon's own host is always allowed; no Origin is allowed). */
   allowedOrigins?: string[];
@@ -53,13 +54,30 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
   const alive = new WeakMap<WebSocket, boolean>();
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      upgrade(req, socket, head);
+    } catch (e) {
+      deps.log.error('shell upgrade failed', { error: String((e as Error)?.stack ?? e) });
+      refuse(socket, 500, errorBody('internal', 'internal error', undefined, randomUUID()));
+    }
+  });
+
+  function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer) {
     const reqId = randomUUID();
     const url = new URL(req.url ?? '/', 'http://localhost');
     const session_id = matchShellPath(url.pathname);
     if (!session_id) return refuse(socket, 404, errorBody('not_found', `no WebSocket endpoint at ${url.pathname}`, undefined, reqId));
     if (!originAllowed(req, deps.allowedOrigins ?? [])) return refuse(socket, 403, errorBody('forbidden', 'WebSocket Origin not allowed', undefined, reqId));
     socket.on('error', () => undefined);
-    authorizeShell(req, url, session_id, { services: deps.services, tokens: deps.tokens, passport: deps.auth.passport }).then((session) => {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    // Everything, including a synchronous throw of the limiter, becomes a rejection answered on the socket.
+    Promise.resolve()
+      .then(() => deps.auth.limited(address, () => authorizeShell(req, url, session_id, { services: deps.services, tokens: deps.tokens, passport: deps.auth.passport })))
+      .catch((e: unknown) => {
+        if (e instanceof ApiError && e.status === 401) deps.auth.limited(address, () => { throw e; });
+        throw e;
+      })
+      .then((session) => {
       const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
       const pty = protocols.includes(PTY_SUBPROTOCOL) || url.searchParams.get('mode') === 'pty';
       wss.handleUpgrade(req, socket, head, (ws) => {
@@ -79,7 +97,7 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
       if (err.status >= 500) deps.log.error('shell handshake failed', { req_id: reqId, error: String((e as Error)?.stack ?? e) });
       refuse(socket, err.status, errorBody(err.code, err.message, err.details, reqId));
     });
-  });
+  }
 
   // Dead clients are found by heartbeat: no pong since the last ping → terminate.
   const heartbeat = setInterval(() => {

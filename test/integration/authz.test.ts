@@ -12,7 +12,8 @@ let A: Awaited<ReturnType<typeof newUser>> & { session: string; vault: string; d
 let B: Awaited<ReturnType<typeof newUser>>;
 
 before(async () => {
-  d = await startDaemon();
+  // this matrix fails authentication hundreds of times on purpose: lift the throttle (tested below)
+  d = await startDaemon({ env: { ONMEMOS_AUTH_FAILURES_PER_MINUTE: '100000' } });
   const a = await newUser(d, 'alice@example.com');
   const vault = await a.client.createVault({ workspace_id: a.workspace.workspace_id, name: 'alice-vault' });
   const drive = await a.client.createDrive({ workspace_id: a.workspace.workspace_id, name: 'alice-drive' });
@@ -108,5 +109,23 @@ test('every route refuses every wrong credential with 401 in the error shape', a
         assert.equal(r.json?.error?.code, 'unauthorized');
       }
     }
+  }
+});
+
+test('failed authentications are throttled per address: 429 for every credentialed request, health still answers', async () => {
+  const t = await startDaemon({ env: { ONMEMOS_AUTH_FAILURES_PER_MINUTE: '5' } });
+  try {
+    const u = await newUser(t);
+    for (let i = 0; i < 5; i++) assert.equal((await raw(`${t.publicUrl}/v1/sessions`, { headers: { 'x-api-key': `onm_guess${i}` } })).status, 401);
+    const limited = await raw(`${t.publicUrl}/v1/sessions`, { headers: { 'x-api-key': 'onm_guess6' } });
+    assert.equal(limited.status, 429);
+    assert.equal(limited.json.error.code, 'too_many_requests');
+    assert.equal((await raw(`${t.publicUrl}/v1/sessions`, { headers: { 'x-api-key': u.passport } })).status, 429, 'a right guess is not revealed');
+    assert.equal((await raw(`${t.publicUrl}/health`)).status, 200);
+    const { refusal } = await import('../helpers/ws');
+    assert.equal(await refusal(`${t.publicUrl.replace(/^http/, 'ws')}/v1/gke/shell/x?passport=${u.passport}`), 429);
+  } finally {
+    assert.equal(await t.stop(), 0);
+    removeHome(t.home);
   }
 });
