@@ -46,7 +46,15 @@ try {
         ONMEMOS_GCS_ENDPOINT: state.gcs,
       },
     });
-    child.on('exit', (c, sig) => resolve(sig ? 1 : c ?? 1));
+    // A hung test must not hang CI: the whole tier gets 15 minutes.
+    const limit = setTimeout(() => {
+      console.error('cluster tier: tests still running after 15 min, killing them');
+      child.kill('SIGKILL');
+    }, 15 * 60_000);
+    child.on('exit', (c, sig) => {
+      clearTimeout(limit);
+      resolve(sig ? 1 : c ?? 1);
+    });
   });
 } catch (err) {
   console.error(err.message);
