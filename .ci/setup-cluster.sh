@@ -8,7 +8,6 @@ cd "$(dirname "$0")/.."
 need=()
 command -v flock >/dev/null || need+=(util-linux)
 command -v timeout >/dev/null || need+=(coreutils)
-command -v git >/dev/null || need+=(git)
 if ((${#need[@]})); then
   echo "setup-cluster: apt-get install ${need[*]}"
   apt-get update -qq
