@@ -113,7 +113,7 @@ export async function startCluster(dir, { log = (m) => console.error(`[cluster] 
   if (tools.missing) throw Object.assign(new Error(tools.missing), { missingTools: true });
   const t0 = Date.now();
   rmSync(dir, { recursive: true, force: true });
-  for (const d of ['pids', 'logs', 'exec-root', 'kwok', 'gcs']) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ['pids', 'logs', 'exec-root', 'kwok', 'gcs', 'home']) mkdirSync(join(dir, d), { recursive: true });
   const [api, etcd, etcdPeer, kwok, kcm, sched, gcs] = await Promise.all(Array.from({ length: 7 }, freePort));
   writeFileSync(join(dir, 'kwokctl.yaml'), kwokConfig(join(dir, 'exec-root')));
   // The apiserver's own audit log, one entry per request as it arrives: the ground truth the
@@ -156,7 +156,8 @@ export async function startCluster(dir, { log = (m) => console.error(`[cluster] 
     ];
     log(`kwokctl create cluster (apiserver https://127.0.0.1:${api})`);
     execFileSync(tools.ONMEMOS_KWOKCTL, args, {
-      env: { ...process.env, KWOK_WORKDIR: join(dir, 'kwok'), KWOK_KUBE_VERSION: `v${tools.ONMEMOS_K8S_VERSION}` },
+      // HOME inside the run dir: kwokctl would otherwise leave ~/.kube/cache behind in the user's home.
+      env: { ...process.env, HOME: join(dir, 'home'), KWOK_WORKDIR: join(dir, 'kwok'), KWOK_KUBE_VERSION: `v${tools.ONMEMOS_K8S_VERSION}` },
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 180_000,
     });
