@@ -1,0 +1,39 @@
+// After a daemon restart no record claims a sandbox that is gone, and live ones are found again.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDaemon, newUser, removeHome } from '../helpers/daemon';
+import { OnMemOSClient } from '../../daemon/client';
+
+test('daemon SIGKILLed; one shuttle\'s sandbox dies meanwhile: after restart it is ended, the other still runs and meters', async () => {
+  const first = await startDaemon();
+  const home = first.home;
+  const u = await newUser(first);
+  const live = await u.client.createSession({ workspace_id: u.workspace.workspace_id });
+  const doomed = await u.client.createSession({ workspace_id: u.workspace.workspace_id });
+  await u.client.execute(live.id, 'echo x > /tmp/marker');
+  await first.kill();
+  const state = JSON.parse(readFileSync(join(home, 'sandboxes', doomed.pod_name, 'state.json'), 'utf8'));
+  process.kill(state.pid, 'SIGKILL'); // its supervisor (and with it the sandbox) is gone while the daemon is down
+  await new Promise((r) => setTimeout(r, 500));
+
+  const again = await startDaemon({ home });
+  try {
+    const c = new OnMemOSClient({ baseUrl: again.publicUrl, apiKey: u.passport });
+    const d = await c.getSession(doomed.id);
+    assert.equal(d.status, 'failed');
+    assert.match(d.end_reason ?? '', /gone/);
+    assert.ok(d.ended_at);
+    const l = await c.getSession(live.id);
+    assert.equal(l.status, 'running');
+    assert.equal((await c.execute(live.id, 'cat /tmp/marker')).stdout, 'x\n', 'the same sandbox, not a new one');
+    await c.terminateSession(live.id);
+    const usage = await again.admin.usage(u.user.user_id);
+    assert.deepEqual(usage.map((x) => x.session_id).sort(), [doomed.id, live.id].sort(), 'both were metered');
+    assert.ok(again.logs.some((line) => line.includes('sessions reconciled')));
+  } finally {
+    assert.equal(await again.stop(), 0);
+    removeHome(home);
+  }
+});
