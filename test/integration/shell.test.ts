@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { startDaemon, newUser, removeHome, type RunningDaemon } from '../helpers/daemon';
 import { openWs, refusal } from '../helpers/ws';
 import { TokenService } from '../../daemon/auth/tokens';
@@ -37,6 +38,25 @@ test('pty: hello, a real tty, resize then stty size, exit code', async () => {
   await sh.waitFor(() => sh.messages.some((m) => m.type === 'exit'), 'exit');
   assert.equal(sh.messages.find((m) => m.type === 'exit').code, 7);
   assert.equal((await sh.closed).code, 1000);
+});
+
+test('pty: vim runs full-screen, follows a resize, writes a file and quits; then exit 7', { skip: !existsSync('/usr/bin/vim') && 'vim is not installed' }, async () => {
+  const { s, passport, client } = await shuttle();
+  const sh = await openWs(`${wsBase()}/v1/sessions/${s.id}/shell?passport=${passport}&cols=100&rows=30`, { protocols: [PTY_SUBPROTOCOL] });
+  await sh.waitFor(() => sh.messages.some((m) => m.type === 'hello'), 'hello');
+  sh.send(Buffer.from('vim -u NONE -N /tmp/from-vim.txt\r'));
+  await sh.waitForOutput('\x1b[?1049h', 10_000); // the alternate screen: vim is drawing full-screen
+  sh.send(JSON.stringify({ type: 'resize', cols: 90, rows: 20 }));
+  await new Promise((r) => setTimeout(r, 300));
+  sh.send(Buffer.from('ihello from vim\x1b'));
+  sh.send(Buffer.from(':wq\r'));
+  await sh.waitForOutput('\x1b[?1049l', 10_000); // back from the alternate screen
+  sh.send(Buffer.from('stty size\r'));
+  await sh.waitForOutput('20 90');
+  assert.equal((await client.execute(s.id, 'cat /tmp/from-vim.txt')).stdout, 'hello from vim\n');
+  sh.send(Buffer.from('exit 7\r'));
+  await sh.closed;
+  assert.equal(sh.messages.find((m) => m.type === 'exit')?.code, 7);
 });
 
 test('line protocol at the seed URL: output, warning, error, prompt, pong', async () => {
