@@ -39,18 +39,33 @@ export function runPtyProtocol(ws: WebSocket, session: SessionRow, url: URL, dep
     ws.send(JSON.stringify({ type: 'hello', shell_id: shell.shell_id }));
     let pending = 0;
     let paused = false;
-    shell.onData((chunk) => {
-      if (ws.readyState !== ws.OPEN) return;
-      pending += chunk.length;
-      ws.send(chunk, { binary: true }, () => {
-        pending -= chunk.length;
+    // Chunks that arrive in the same turn of the event loop go out as one frame (fewer frames,
+    // fewer syscalls for bulk output; a lone keystroke echo still leaves at once).
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    const flush = () => {
+      if (!batch.length || ws.readyState !== ws.OPEN) { batch = []; batchBytes = 0; return; }
+      const frame = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes);
+      batch = [];
+      batchBytes = 0;
+      pending += frame.length;
+      ws.send(frame, { binary: true }, () => {
+        pending -= frame.length;
         if (paused && pending < LOW_WATER) { paused = false; shell.resume(); }
       });
       if (!paused && pending > HIGH_WATER) { paused = true; shell.pause(); }
+    };
+    shell.onData((chunk) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (!batch.length) setImmediate(flush);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes >= 256 * 1024) flush();
     });
     let exited = false;
     shell.onExit((code) => {
       exited = true;
+      flush();
       if (ws.readyState === ws.OPEN) {
         ws.send(JSON.stringify({ type: 'exit', code }));
         ws.close(1000, 'shell exited');
