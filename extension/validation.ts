@@ -1,34 +1,18 @@
 // The server's rules for names and mount paths (DESIGN.md "Names"), checked before a request
 // so an input box can say what is wrong while the user types. Returns a message or undefined.
 
-export const NAME_RULE = 'lowercase letters, digits and hyphens, 3–63 characters, starting and ending with a letter or digit';
+import { mountPathProblem, storageNameProblem } from '../daemon/client/rules';
+
+export { NAME_RULE } from '../daemon/client/rules';
+
+const sentence = (problem: string | null) => (problem ? `${problem[0]!.toUpperCase()}${problem.slice(1)}.` : undefined);
 
 export function validateStorageName(value: string): string | undefined {
-  const v = value.trim();
-  if (!v) return 'A name is required.';
-  if (v.length < 3) return `Too short (${v.length}); use ${NAME_RULE}.`;
-  if (v.length > 63) return `Too long (${v.length}); use ${NAME_RULE}.`;
-  if (/[A-Z]/.test(v)) return 'Use lowercase letters only (the name becomes a bucket or volume name).';
-  if (!/^[a-z0-9-]+$/.test(v)) return `Only ${NAME_RULE}.`;
-  if (v.startsWith('-') || v.endsWith('-')) return 'The name must start and end with a letter or digit.';
-  return undefined;
+  return sentence(storageNameProblem(value.trim()));
 }
 
-const FORBIDDEN_MOUNT_ROOTS = ['/proc', '/sys', '/dev'];
-
-// Same rules as the daemon (a unit test checks both agree on a table of cases).
 export function validateMountPath(value: string): string | undefined {
-  const v = value.trim();
-  if (!v) return 'A mount path is required, e.g. /workspace.';
-  if (!v.startsWith('/')) return 'The mount path must be absolute (start with /).';
-  if (v.length > 255) return 'The mount path must be at most 255 characters.';
-  if (v === '/') return 'Mounting over / would hide the whole system; choose a folder such as /workspace.';
-  if (!/^[A-Za-z0-9._\-/]+$/.test(v)) return 'Use only letters, digits, “.”, “_”, “-” and “/”.';
-  const segments = v.replace(/\/$/, '').split('/').slice(1);
-  if (segments.some((seg) => seg === '')) return 'The mount path must not contain an empty segment (“//”).';
-  if (segments.some((seg) => seg === '..' || seg === '.')) return 'The mount path must not contain a “.” or “..” segment.';
-  if (FORBIDDEN_MOUNT_ROOTS.some((r) => v === r || v.startsWith(`${r}/`))) return 'The mount path cannot be under /proc, /sys or /dev.';
-  return undefined;
+  return sentence(mountPathProblem(value.trim()));
 }
 
 export function validateTtlMinutes(value: string): string | undefined {

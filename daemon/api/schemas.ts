@@ -2,28 +2,18 @@
 // input), give the TypeScript types of the client, and generate GET /openapi.json.
 import { z } from 'zod';
 
-// ---------- shared rules ----------
-/** Vault and drive names become bucket and PVC names: lowercase DNS labels, 3–63 chars. */
-export const STORAGE_NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
-export const StorageName = z.string().min(3, 'must be 3-63 characters').max(63, 'must be 3-63 characters')
-  .regex(STORAGE_NAME_RE, 'must be a lowercase DNS label: a-z, 0-9 and "-", starting and ending with a letter or digit');
+// ---------- shared rules (daemon/client/rules.ts: the extension checks the same) ----------
+import { STORAGE_NAME_RE, mountPathProblem, storageNameProblem } from '../client/rules';
+export { STORAGE_NAME_RE, mountPathProblem };
 
-const FORBIDDEN_MOUNT_ROOTS = ['/proc', '/sys', '/dev'];
-/** Absolute, no "." or ".." segments, no "//", not "/" itself nor under /proc, /sys, /dev. */
-export function mountPathProblem(p: string): string | null {
-  if (!p.startsWith('/')) return 'must be an absolute path';
-  if (p.length > 255) return 'must be at most 255 characters';
-  if (p === '/') return 'cannot be "/"';
-  if (!/^[A-Za-z0-9._\-/]+$/.test(p)) return 'may contain only letters, digits, ".", "_", "-" and "/"';
-  const segments = p.replace(/\/$/, '').split('/').slice(1);
-  if (segments.some((s) => s === '' )) return 'must not contain empty segments ("//")';
-  if (segments.some((s) => s === '..' || s === '.')) return 'must not contain "." or ".." segments';
-  if (FORBIDDEN_MOUNT_ROOTS.some((r) => p === r || p.startsWith(r + '/'))) return 'cannot be under /proc, /sys or /dev';
-  return null;
-}
+export const StorageName = z.string().superRefine((v, ctx) => {
+  const problem = storageNameProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+}).meta({ pattern: STORAGE_NAME_RE.source, minLength: 3, maxLength: 63 });
+
 export const MountPath = z.string().superRefine((p, ctx) => {
   const problem = mountPathProblem(p);
-  if (problem) ctx.addIssue({ code: 'custom', message: `mount_path ${problem}` });
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
 }).transform((p) => (p.length > 1 ? p.replace(/\/$/, '') : p));
 
 export const AccessMode = z.enum(['RW', 'RO']);
