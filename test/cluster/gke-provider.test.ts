@@ -246,6 +246,12 @@ describe('gke provider against a real apiserver and GCS emulator', () => {
     await gke.compute.terminate(session('shuttle-c1'));
     await gke.compute.terminate(session('shuttle-c1')); // idempotent
     assert.equal(await gke.compute.isAlive(session('shuttle-c1')), false);
+    for (let i = 0; i < 100; i++) {
+      const gone = await core.readNamespacedPod({ name: 'shuttle-c1', namespace: ws.k8s_namespace }).then(() => false, (e: { code?: number }) => e.code === 404);
+      if (gone) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await assert.rejects(gke.compute.execute(session('shuttle-c1'), { command: 'true', timeout_seconds: 5, max_output_bytes: 100 }), (e: unknown) => e instanceof ApiError && e.status === 409);
     await gke.storage.deleteResource(ws, { ...vault, backing_name: bucket });
     assert.equal((await fetch(`${state.gcs}/storage/v1/b/${bucket}`)).status, 404, 'bucket deleted (with its objects)');
     await gke.storage.deleteResource(ws, { ...drive, backing_name: 'scratch' });

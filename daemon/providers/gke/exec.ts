@@ -3,6 +3,7 @@
 import { Writable } from 'node:stream';
 import type { V1Status } from '@kubernetes/client-node';
 import type { ExecOptions, ExecResult, SessionRef } from '../types.js';
+import { conflict, providerUnavailable } from '../../errors.js';
 import { kubeMessage, type Kube } from './kube.js';
 import { CONTAINER } from './manifests.js';
 
@@ -27,6 +28,13 @@ export function execArgv(command: string, timeoutSeconds: number, env?: Record<s
   const prefix = env && Object.keys(env).length ? ['env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`)] : [];
   const script = 'if command -v timeout >/dev/null 2>&1; then exec timeout -s KILL "$0" /bin/sh -c "$1"; else exec /bin/sh -c "$1"; fi';
   return [...prefix, '/bin/sh', '-c', script, String(timeoutSeconds), command];
+}
+
+/** A failed exec handshake as a typed error: the pod is gone (409, the session ended) or the API is not reachable (503). */
+export function execFailure(session: SessionRef, err: unknown): Error {
+  const msg = kubeMessage(err);
+  if (/\b404\b/.test(msg)) return conflict(`the session's pod ${session.namespace}/${session.sandbox_name} is gone (ended or expired)`);
+  return providerUnavailable(`exec in pod ${session.namespace}/${session.sandbox_name} failed: ${msg}`);
 }
 
 class Capped extends Writable {
@@ -60,7 +68,7 @@ export async function runExec(kube: Kube, session: SessionRef, o: ExecOptions): 
   const ws = await kube.exec(session.namespace, session.sandbox_name, CONTAINER, execArgv(o.command, o.timeout_seconds, o.env), stdout, stderr, null, false, (s) => {
     status = s;
   }).catch((err) => {
-    throw new Error(`exec in pod ${session.namespace}/${session.sandbox_name} failed: ${kubeMessage(err)}`);
+    throw execFailure(session, err);
   });
   await new Promise<void>((resolve) => {
     // Grace past the in-pod kill, for images without timeout(1) or a stuck stream.

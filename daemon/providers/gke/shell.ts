@@ -6,8 +6,8 @@ import { PassThrough, Writable } from 'node:stream';
 import type { V1Status } from '@kubernetes/client-node';
 import { notFound } from '../../errors.js';
 import type { SessionRef, ShellInfo, ShellStream } from '../types.js';
-import { exitCodeOf } from './exec.js';
-import { kubeMessage, type Kube } from './kube.js';
+import { execFailure, exitCodeOf } from './exec.js';
+import type { Kube } from './kube.js';
 import { CONTAINER } from './manifests.js';
 
 const SCROLLBACK = 256 * 1024;
@@ -165,7 +165,7 @@ export class ShellRegistry {
         status = s;
       })
       .catch((err) => {
-        throw new Error(`cannot open a shell in pod ${session.namespace}/${session.sandbox_name}: ${kubeMessage(err)}`);
+        throw execFailure(session, err);
       });
     shell.close = () => ws.close();
     ws.on('close', () => {
