@@ -1,6 +1,14 @@
 // Typed errors thrown by services and providers. Routes never build error bodies by hand:
 // one error handler turns these into {"error": {"code", "message", "details"}} with `status`.
+const BRAND = Symbol.for('onmemos.ApiError');
+
 export class ApiError extends Error {
+  /** dist/gke.js is a separate bundle with its own copy of this class: `instanceof` goes by brand. */
+  readonly [BRAND] = true;
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
+
   constructor(
     readonly status: number,
     readonly code: string,

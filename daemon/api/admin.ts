@@ -3,6 +3,7 @@ import * as S from './schemas';
 import { route, withStatus, type RouteDef } from './http';
 import { presentPassport, presentResource, presentSession, presentUser, presentWorkspace } from './present';
 import type { Services } from '../services';
+import { badRequest } from '../errors';
 
 export function adminRoutes(svc: Services): RouteDef[] {
   const { store } = svc.ctx;
@@ -70,6 +71,19 @@ export function adminRoutes(svc: Services): RouteDef[] {
     route({ method: 'DELETE', path: '/workspaces/{workspace_id}', auth: 'admin', tag: T, summary: 'Delete a workspace with its vaults and drives',
       params: S.IdParam('workspace_id'), responses: { 200: S.Deleted },
       handler: async ({ params }) => { await svc.workspaces.remove(params.workspace_id as string, (ids) => svc.storage.removeMany(ids)); return { deleted: true }; } }),
+
+    route({ method: 'POST', path: '/gc', auth: 'admin', tag: T, summary: 'Find (dry_run, the default) or delete provider objects that no live record owns',
+      body: S.GcBody, responses: { 200: S.GcResult },
+      handler: async ({ body }) => {
+        const gc = svc.ctx.gc;
+        if (!gc) throw badRequest(`the ${svc.ctx.config.provider} provider has nothing to collect: it reconciles its sandboxes with the store at every start`);
+        const d = store.data;
+        return gc({
+          workspace_ids: d.workspaces.map((w) => w.workspace_id),
+          session_ids: d.sessions.filter((s) => s.status === 'running' || s.status === 'pending').map((s) => s.session_id),
+          resource_ids: d.storage_resources.map((r) => r.resource_id),
+        }, body?.dry_run ?? true);
+      } }),
 
     // everything, all users
     route({ method: 'GET', path: '/sessions', auth: 'admin', tag: T, summary: 'All sessions', query: S.SessionQuery, responses: { 200: S.SessionList },

@@ -199,6 +199,8 @@ export const PriceList = z.object({ prices: z.array(Price) });
 export const PurchaseOrderList = z.object({ purchase_orders: z.array(PurchaseOrder) });
 export const PurchaseOrderEnvelope = z.object({ purchase_order: PurchaseOrder, credits: z.number() });
 
+export const GcBody = z.object({ dry_run: z.boolean().default(true) }).optional();
+export const GcResult = z.object({ dry_run: z.boolean(), orphans: z.array(z.unknown()), deleted: z.number(), errors: z.array(z.string()) });
 export const AdminHealth = z.object({ status: z.literal('healthy'), server: z.literal('admin'), version: z.string() });
 export const PublicHealth = z.object({ status: z.literal('healthy'), server: z.literal('public'), version: z.string(), provider: z.string() });
 export const IdParam = (name: string) => z.object({ [name]: Id });

@@ -11,6 +11,7 @@ export interface Providers {
   compute: ComputeProvider;
   storage: StorageProvider;
   ensureIdentity?: IdentityProvisioner;
+  gc?: import('../services/context').ServiceContext['gc'];
 }
 
 export async function createProviders(config: DaemonConfig, log: Logger): Promise<Providers> {

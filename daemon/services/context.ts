@@ -19,6 +19,9 @@ export interface ServiceContext {
   storage: StorageProvider;
   tokens: TokenService;
   ensureIdentity?: IdentityProvisioner;
+  /** Find (and unless dry_run, delete) provider objects no live record owns (gke: owner labels). */
+  gc?: (live: { workspace_ids: Iterable<string>; session_ids: Iterable<string>; resource_ids: Iterable<string> }, dryRun?: boolean) =>
+    Promise<{ dry_run: boolean; orphans: unknown[]; deleted: number; errors: string[] }>;
 }
 
 export const now = () => new Date().toISOString();

@@ -124,11 +124,14 @@ export function sessions(ctx: ServiceContext) {
         });
         throw e;
       }
-      return store.write((d, tx) => {
-        const r = d.sessions.find((x) => x.session_id === session_id)!;
-        if (r.status === 'pending') { r.status = 'running'; r.started_at = now(); tx.put('sessions', r); }
-        return r;
+      const r = await store.write((d, tx) => {
+        const row = d.sessions.find((x) => x.session_id === session_id)!;
+        if (row.status === 'pending') { row.status = 'running'; row.started_at = now(); tx.put('sessions', row); }
+        return row;
       });
+      // Terminated while it was starting: the sandbox that just came up must not outlive its record.
+      if (r.status !== 'running') await compute.terminate(sessionRef(r)).catch(() => undefined);
+      return r;
     },
 
     async terminate(s: SessionRow): Promise<void> {

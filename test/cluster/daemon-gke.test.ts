@@ -81,6 +81,13 @@ test('daemon --provider gke: workspace, vault, drive, session as a pod, execute,
   await sh.waitFor(() => sh.messages.some((m) => m.type === 'exit'), 'exit');
   assert.equal(sh.messages.find((m) => m.type === 'exit').code, 4);
 
+  // An orphan: a pod carrying our owner labels that no live record owns. gc finds it (dry run by default), then deletes it.
+  const gcUrl = `${d.adminUrl}/admin/v1/admin/gc`;
+  const headers = { 'x-api-key': d.adminKey, 'content-type': 'application/json' };
+  const clean = await (await fetch(gcUrl, { method: 'POST', headers })).json() as { dry_run: boolean; orphans: unknown[] };
+  assert.equal(clean.dry_run, true);
+  assert.equal(clean.orphans.length, 0, `live objects reported as orphans: ${JSON.stringify(clean.orphans)}`);
+
   await client.terminateSession(s.id);
   await assert.rejects(core.readNamespacedPod({ name: s.pod_name, namespace: ns }).then((p) => (p.metadata?.deletionTimestamp ? Promise.reject({ code: 404 }) : p)), (e: { code?: number }) => e.code === 404);
   await client.deleteStorage(vault.resource_id);

@@ -211,6 +211,12 @@ test('GET /openapi.json on both listeners documents every route with its schemas
   assert.ok(!admin.paths['/v1/sessions'], 'each listener documents its own routes');
 });
 
+test('gc is for the gke provider; the local one answers 400 saying why', async () => {
+  const r = await raw(`${d.adminUrl}/admin/gc`, { method: 'POST', headers: { 'x-api-key': d.adminKey } });
+  assert.equal(r.status, 400);
+  assert.match(r.json.error.message, /reconciles/);
+});
+
 test('templates and my workspaces', async () => {
   const { client, workspace } = await newUser(d);
   const t = await client.templates();
