@@ -3,6 +3,7 @@
 // request ids and one log line per request. createApp() never calls listen().
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
 import { z, ZodError, type ZodType } from 'zod';
 import { ApiError, badRequest, notFound } from '../errors';
 import { redactUrl, type Logger } from '../log';
@@ -56,6 +57,9 @@ export interface AppOptions {
 }
 
 export const BODY_LIMIT = 1024 * 1024;
+/** Request line + headers. Node's default (16 KiB) is less than a 64 KiB `command` sent as a query
+ * parameter, as the seed SDK sends it; this lets every documented query value through. */
+export const HEADER_LIMIT = 1024 * 1024;
 
 function parse<T extends ZodType>(schema: T | undefined, value: unknown, where: string): unknown {
   if (!schema) return value;
@@ -84,6 +88,32 @@ export function createApp(options: AppOptions): FastifyInstance {
     requestIdHeader: false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    http: { maxHeaderSize: HEADER_LIMIT },
+    // A path segment longer than maxParamLength or not valid percent-encoding: the error shape like
+    // every other bad input (Fastify would answer 414/400 in its own shape, without a request id).
+    frameworkErrors: (err, req, rawReply) => {
+      const reply = rawReply as unknown as FastifyReply;
+      const tooLong = (err as { code?: string }).code === 'FST_ERR_MAX_PARAM_LENGTH';
+      reply.header('x-request-id', req.id);
+      log.info('request', { req_id: req.id, server: options.name, method: req.method, url: redactUrl(req.url), status: 400, error: (err as { code?: string }).code });
+      return reply.code(400).send(errorBody('invalid_request', tooLong ? 'a path parameter is too long' : 'the URL is not valid (bad percent-encoding)', undefined, req.id));
+    },
+    // Errors the HTTP parser finds before there is a request (oversize or malformed head): the error
+    // shape too, on the raw socket.
+    clientErrorHandler: (err, socket) => {
+      if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || socket.destroyed) return;
+      const code = (err as NodeJS.ErrnoException).code;
+      const [status, ecode, message] = code === 'HPE_HEADER_OVERFLOW' ? [431, 'headers_too_large', `request line and headers are larger than ${HEADER_LIMIT} bytes`]
+        : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'request_timeout', 'request not received in time']
+        : [400, 'invalid_request', 'malformed HTTP request'];
+      const id = randomUUID();
+      const body = JSON.stringify(errorBody(ecode, message, undefined, id));
+      if (socket.writable) {
+        socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${id}\r\nConnection: close\r\n\r\n${body}`);
+      }
+      log.info('client error', { req_id: id, server: options.name, status, code: code ?? 'unknown' });
+      socket.destroy(err);
+    },
   });
 
   // Any content type: an empty body is "no body"; anything else must be JSON.

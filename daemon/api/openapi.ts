@@ -20,7 +20,7 @@ function parameters(schema: ZodType | undefined, where: 'query' | 'path') {
 
 const ERRORS: Record<number, string> = {
   400: 'Invalid request', 401: 'Missing or invalid credentials', 402: 'No credits left', 404: 'Not found (or not yours)',
-  409: 'Conflict', 413: 'Body over 1 MiB', 429: 'Too many failed authentications', 503: 'Provider unavailable',
+  409: 'Conflict', 413: 'Body over 1 MiB', 431: 'Request line and headers over 1 MiB', 429: 'Too many failed authentications', 503: 'Provider unavailable',
 };
 
 export function openApiDocument(title: string, version: string, mounts: Array<{ prefix: string; routes: RouteDef[] }>) {
@@ -33,7 +33,7 @@ export function openApiDocument(title: string, version: string, mounts: Array<{ 
       for (const [status, schema] of Object.entries(r.responses)) {
         responses[status] = { description: 'OK', content: { 'application/json': { schema: json(schema, 'output') } } };
       }
-      const errs = [400, 404, 413, ...(r.auth === 'none' ? [] : [401, 429]), ...(r.method === 'POST' || r.method === 'DELETE' || r.method === 'PATCH' ? [409] : [])];
+      const errs = [400, 404, 413, 431, ...(r.auth === 'none' ? [] : [401, 429]), ...(r.method === 'POST' || r.method === 'DELETE' || r.method === 'PATCH' ? [409] : [])];
       if (r.path.startsWith('/v1/sessions') && r.method === 'POST') errs.push(402, 503);
       for (const s of errs) responses[String(s)] ??= { description: ERRORS[s], content: { 'application/json': { schema: errorSchema } } };
       p[r.method.toLowerCase()] = {

@@ -8,6 +8,7 @@ import { TEMPLATES } from '../services/templates';
 import type { Services } from '../services';
 import { badRequest, notFound } from '../errors';
 import type { ExecResult } from '../providers/types';
+import type { Job } from '../services/jobs';
 
 const JobResult = z.object({
   job_id: z.string(), session_id: z.string(), command: z.string(), status: z.enum(['running', 'succeeded', 'failed']),
@@ -21,6 +22,11 @@ export function presentExec(session_id: string, command: string, r: ExecResult):
     session_id, command, stdout: r.stdout, stderr: r.stderr, returncode: r.exit_code, exit_code: r.exit_code,
     success: r.exit_code === 0 && !r.timed_out, duration_ms: r.duration_ms, timed_out: r.timed_out, truncated: r.truncated,
   };
+}
+
+/** A job as documented (JobResult): the owner's user_id stays internal. */
+function presentJob(j: Job, result: z.infer<typeof S.ExecuteResult> | null): z.infer<typeof JobResult> {
+  return { job_id: j.job_id, session_id: j.session_id, command: j.command, status: j.status, created_at: j.created_at, finished_at: j.finished_at, result, error: j.error };
 }
 
 export function publicRoutes(svc: Services): RouteDef[] {
@@ -67,7 +73,7 @@ export function publicRoutes(svc: Services): RouteDef[] {
         if (query.async_execution ?? body?.async_execution) {
           if (s.status !== 'running') await run(); // surfaces the same 409 as a synchronous call
           const job = svc.jobs.start(s.session_id, s.user_id, command, run);
-          return withStatus(202, { ...job, result: null });
+          return withStatus(202, presentJob(job, null));
         }
         return presentExec(s.session_id, command, await run());
       } }),
@@ -77,7 +83,7 @@ export function publicRoutes(svc: Services): RouteDef[] {
         const s = ownedSession(principal, params.session_id);
         const j = svc.jobs.get(params.job_id, s.session_id, s.user_id);
         if (!j) throw notFound('job');
-        return { ...j, result: j.result ? presentExec(s.session_id, j.command, j.result) : null };
+        return presentJob(j, j.result ? presentExec(s.session_id, j.command, j.result) : null);
       } }),
     route({ method: 'POST', path: '/v1/sessions/{session_id}/ws-token', auth: 'passport', tag: T, summary: 'A 5-minute token for this shuttle\'s shell',
       params: sid, responses: { 200: S.WsToken },

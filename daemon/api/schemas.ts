@@ -14,7 +14,11 @@ export const StorageName = z.string().superRefine((v, ctx) => {
 export const MountPath = z.string().superRefine((p, ctx) => {
   const problem = mountPathProblem(p);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
-}).transform((p) => (p.length > 1 ? p.replace(/\/$/, '') : p));
+}).transform((p) => (p.length > 1 ? p.replace(/\/$/, '') : p))
+  // What JSON Schema can say of the rule above (the OpenAPI document; the refinement stays the judge).
+  .meta({ pattern: '^/[A-Za-z0-9._/-]+$', maxLength: 255 });
+/** In the OpenAPI document: a workspace is named by workspace_id or its alias dock_id. */
+const WORKSPACE_REQUIRED = { anyOf: [{ required: ['workspace_id'] }, { required: ['dock_id'] }] };
 
 export const AccessMode = z.enum(['RW', 'RO']);
 export const StorageType = z.enum(['bucket', 'filestore']);
@@ -107,7 +111,7 @@ const createStorage = (defaultMount: string) => z.object({
   auto_mount: z.boolean().default(true),
   mount_path: MountPath.default(defaultMount),
   access_mode: AccessMode.default('RW'),
-}).refine((b) => b.workspace_id || b.dock_id, { message: 'workspace_id (or dock_id) is required', path: ['workspace_id'] });
+}).refine((b) => b.workspace_id || b.dock_id, { message: 'workspace_id (or dock_id) is required', path: ['workspace_id'] }).meta(WORKSPACE_REQUIRED);
 export const CreateBucketBody = createStorage('/workspace');
 export const CreateFilestoreBody = createStorage('/data');
 export const StorageQuery = z.object({ workspace_id: Id.optional(), dock_id: Id.optional() });
@@ -144,7 +148,7 @@ export const CreateSessionBody = z.object({
   request_bucket: z.boolean().default(false), bucket_size_gb: z.number().int().min(1).max(102400).default(10),
   request_persistent_storage: z.boolean().default(false),
   persistent_storage_size_gb: z.number().int().min(1).max(102400).default(10),
-}).refine((b) => b.workspace_id || b.dock_id, { message: 'workspace_id (or dock_id) is required', path: ['workspace_id'] });
+}).refine((b) => b.workspace_id || b.dock_id, { message: 'workspace_id (or dock_id) is required', path: ['workspace_id'] }).meta(WORKSPACE_REQUIRED);
 export const SessionEnvelope = z.object({ session: Session });
 export const SessionList = z.object({ sessions: z.array(Session), count: z.number() });
 export const SessionQuery = z.object({ workspace_id: Id.optional(), status: z.string().max(32).optional() });
