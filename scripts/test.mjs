@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureInstalled, ensureBuilt } from './ensure.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const ALL = ['unit', 'integration', 'extension', 'e2e', 'cluster'];
+const ALL = ['unit', 'integration', 'fuzz', 'extension', 'e2e', 'cluster'];
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const tiers = wanted.length ? wanted.filter((t) => t !== 'typecheck') : ALL;
 
