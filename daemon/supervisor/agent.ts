@@ -10,7 +10,8 @@
 //   node supervisor.js --agent SOCKET
 import { unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { runExec } from './exec';
+import { collect, runExec } from './exec';
+import { LoginShellPool } from './login-pool';
 import type { ExecRequest } from './protocol';
 
 export const AGENT_SOCKET_INSIDE = '/run/onmemos/run/agent.sock';
@@ -36,6 +37,7 @@ export function runAgent(socket: string): void {
   // What `ps` inside the sandbox shows (comm too): a sandbox process, not the host's node.
   process.title = 'onmemos-agent';
   let config: { cwd: string; env: Record<string, string> } | undefined;
+  let pool: LoginShellPool | undefined;
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const key = `${req.method} ${req.url}`;
     if (key === 'GET /health') return send(res, 200, { status: config ? 'configured' : 'waiting', pid: process.pid });
@@ -45,16 +47,20 @@ export function runAgent(socket: string): void {
         return send(res, 400, { error: { code: 'invalid_request', message: 'cwd and env required' } });
       }
       config = { cwd: c.cwd, env: c.env as Record<string, string> };
+      pool?.close();
+      pool = new LoginShellPool(config);
+      pool.fill();
       return send(res, 200, { ok: true });
     }
     if (key === 'POST /exec') {
       if (!config) return send(res, 409, { error: { code: 'conflict', message: 'agent not configured yet' } });
       const r = await body<ExecRequest>(req);
       if (typeof r.command !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'command must be a string' } });
-      const env = { ...config.env, ...(r.env ?? {}) };
-      return send(res, 200, await runExec({ file: '/bin/bash', args: ['-lc', r.command], cwd: config.cwd }, {
-        command: r.command, timeout_seconds: Number(r.timeout_seconds) || 60, max_output_bytes: Number(r.max_output_bytes) || 1 << 20,
-      }, env));
+      const limits = { command: r.command, timeout_seconds: Number(r.timeout_seconds) || 60, max_output_bytes: Number(r.max_output_bytes) || 1 << 20 };
+      const started = performance.now();
+      const prepared = pool?.take(r.command, r.env ?? {});
+      if (prepared) return send(res, 200, await collect(prepared, limits, started));
+      return send(res, 200, await runExec({ file: '/bin/bash', args: ['-lc', r.command], cwd: config.cwd }, limits, { ...config.env, ...(r.env ?? {}) }));
     }
     send(res, 404, { error: { code: 'not_found', message: `no route ${key}` } });
   };

@@ -2,7 +2,8 @@
 // stderr captured separately and capped, the whole tree killed at the timeout. Run either by the
 // in-sandbox agent (agent.ts: a plain spawn, already inside the namespaces without capabilities)
 // or by the supervisor through nsenter + setpriv (Sandbox.enter), the fallback.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { readFileSync, readdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { ExecResult } from '../providers/types';
@@ -36,11 +37,11 @@ export function killTree(pid: number): void {
   }
 }
 
-class Capture {
+export class Capture {
   private readonly chunks: Buffer[] = [];
   private size = 0;
   truncated = false;
-  constructor(private readonly cap: number) {}
+  constructor(public cap: number) {}
   push(chunk: Buffer): void {
     const room = this.cap - this.size;
     if (chunk.length > room) this.truncated = true;
@@ -74,17 +75,33 @@ export interface Command {
   cwd?: string;
 }
 
-export function runExec(cmd: Command, req: ExecRequest, env: Record<string, string>): Promise<ExecResult> {
-  const started = performance.now();
-  const child = spawn(cmd.file, cmd.args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env, cwd: cmd.cwd });
-  const out = new Capture(req.max_output_bytes);
-  const err = new Capture(req.max_output_bytes);
+/** A spawned command with its output already being captured (see LoginShellPool: spawned early). */
+export interface Spawned {
+  child: ChildProcessByStdio<Writable | null, Readable, Readable>;
+  out: Capture;
+  err: Capture;
+}
+
+export function spawnCaptured(cmd: Command, env: Record<string, string>, maxOutputBytes: number, stdin: 'ignore' | 'pipe' = 'ignore'): Spawned {
+  const child = spawn(cmd.file, cmd.args, { stdio: [stdin, 'pipe', 'pipe'], detached: true, env, cwd: cmd.cwd }) as Spawned['child'];
+  const out = new Capture(maxOutputBytes);
+  const err = new Capture(maxOutputBytes);
   child.stdout.on('data', (d: Buffer) => out.push(d));
   child.stderr.on('data', (d: Buffer) => err.push(d));
+  return { child, out, err };
+}
 
+export function runExec(cmd: Command, req: ExecRequest, env: Record<string, string>): Promise<ExecResult> {
+  const started = performance.now();
+  return collect(spawnCaptured(cmd, env, req.max_output_bytes), req, started);
+}
+
+/** Wait for a spawned command: exit code, timeout tree-kill, captured output. */
+export function collect({ child, out, err }: Spawned, req: ExecRequest, started: number): Promise<ExecResult> {
+  out.cap = err.cap = req.max_output_bytes;
   return new Promise((resolve) => {
     let timedOut = false;
-    let exitCode: number | null = null;
+    let exitCode: number | null = child.exitCode;
     let done = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -111,7 +128,7 @@ export function runExec(cmd: Command, req: ExecRequest, env: Record<string, stri
       exitCode = 127;
       finish();
     });
-    child.on('exit', (code, signal) => {
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
       exitCode = code ?? (signal ? 128 + (signalNumber(signal) ?? 9) : 1);
       // The pipes close when every holder is gone; a background job may keep them open.
       if (child.stdout.readableEnded && child.stderr.readableEnded) return finish();
@@ -122,7 +139,9 @@ export function runExec(cmd: Command, req: ExecRequest, env: Record<string, stri
         if (s.readableEnded) onEnd();
         else s.once('end', onEnd);
       }
-    });
+    };
+    if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode);
+    else child.on('exit', onExit);
   });
 }
 

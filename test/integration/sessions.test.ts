@@ -83,6 +83,20 @@ test('execute: stdout, stderr, exit codes, env, timeout, output cap, JSON body f
   await client.terminateSession(s.id);
 });
 
+test('execute is a login shell every time: profile edits apply to the next command, env values are exact, stdin is empty', async () => {
+  const { client, workspace } = await newUser(d);
+  const s = await client.createSession({ workspace_id: workspace.workspace_id });
+  assert.match((await client.execute(s.id, 'shopt -q login_shell && echo login; echo $0')).stdout, /^login\n(\/bin\/)?bash\n$/);
+  await client.execute(s.id, 'echo "export FROM_PROFILE=yes" >> ~/.profile');
+  for (let i = 0; i < 3; i++) assert.equal((await client.execute(s.id, 'echo ${FROM_PROFILE:-no}')).stdout, 'yes\n', `run ${i}`);
+  const tricky = `it's "quoted" $HOME \\ \n ${'é'}`;
+  assert.equal((await client.execute(s.id, 'printf %s "$V"', { env: { V: tricky } })).stdout, tricky);
+  assert.equal((await client.execute(s.id, 'cat; echo end')).stdout, 'end\n');
+  const probe = 'echo "${__onmemos_cmd-unset} ${__onmemos_env-unset}"; echo "$BASH_EXECUTION_STRING"';
+  assert.equal((await client.execute(s.id, probe)).stdout, `unset unset\n${probe}\n`, 'no trace of the runner');
+  await client.terminateSession(s.id);
+});
+
 test('the sandbox: host system read-only, private /tmp, the daemon home hidden, RO mounts refuse writes', async () => {
   const { client, workspace } = await newUser(d);
   const ws = workspace.workspace_id;
