@@ -5,7 +5,7 @@
 //   new LocalComputeProvider({ home, log?, supervisorScript?, nodePath?, sandbox?, poolSize?,
 //                              shellLingerSeconds?, scrollbackBytes?, env? })
 // Environment (read when the option is not given): ONMEMOS_SANDBOX=auto|bwrap|unshare,
-// ONMEMOS_LOCAL_POOL_SIZE (idle supervisors kept warm, default 1; 0 disables),
+// ONMEMOS_LOCAL_POOL_SIZE (idle supervisors kept warm, default 2; 0 disables),
 // ONMEMOS_SHELL_LINGER_SECONDS (default 600), ONMEMOS_SHELL_SCROLLBACK_BYTES (default 262144).
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -78,7 +78,7 @@ export class LocalComputeProvider implements ComputeProvider {
     this.choice = choice as SandboxChoice;
     this.linger = options.shellLingerSeconds ?? intOr(this.env.ONMEMOS_SHELL_LINGER_SECONDS, 600);
     this.scrollback = Math.max(256 << 10, options.scrollbackBytes ?? intOr(this.env.ONMEMOS_SHELL_SCROLLBACK_BYTES, 256 << 10));
-    const size = options.poolSize ?? intOr(this.env.ONMEMOS_LOCAL_POOL_SIZE, 1);
+    const size = options.poolSize ?? intOr(this.env.ONMEMOS_LOCAL_POOL_SIZE, 2);
     const supervisorEnv: Record<string, string> = { PATH: this.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8' };
     this.pool = new SupervisorPool({
       home: this.home, nodePath: options.nodePath ?? process.execPath,

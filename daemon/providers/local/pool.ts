@@ -19,7 +19,7 @@ export interface SpawnOptions {
 }
 
 const READY_TIMEOUT_MS = 15_000;
-const REFILL_DELAY_MS = 300;
+const REFILL_DELAY_MS = 50;
 
 /** Start one idle supervisor, detached in its own session; resolves with its socket when it listens. */
 export function spawnSupervisor(opts: SpawnOptions): Promise<string> {
