@@ -9,7 +9,7 @@ async function main() {
   const rows: Row[] = [];
   const started = Date.now();
   rows.push(...(await runApiBench()));
-  for (const mod of ['shell', 'local-provider']) {
+  for (const mod of ['shell', 'local-provider', 'load']) {
     const file = join(__dirname, `${mod}.ts`);
     if (!existsSync(file)) continue;
     const m = await import(file);
