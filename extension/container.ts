@@ -26,6 +26,7 @@ export class Container extends Disposable implements Services {
   readonly terminals: TerminalManager;
   readonly execOutput: vscode.OutputChannel;
   readonly trees: Trees;
+  readonly statusBar: StatusBar;
 
   constructor(readonly context: vscode.ExtensionContext) {
     super();
@@ -37,7 +38,7 @@ export class Container extends Disposable implements Services {
     this.daemon = this._register(new DaemonManager(context, this.connection, this.secrets, this.log));
     this.terminals = this._register(new TerminalManager(context, this.connection, this.secrets, this.log, () => this.pickOrLaunch()));
     this.trees = this._register(new Trees(this.model));
-    this._register(new StatusBar(this.connection, this.model));
+    this.statusBar = this._register(new StatusBar(this.connection, this.model));
     for (const d of [...registerConnectionCommands(this), ...registerShuttleCommands(this), ...registerStorageCommands(this)]) this._register(d);
     this._register({ dispose: () => AdminPanel.instance?.dispose() });
   }

@@ -31,6 +31,9 @@ export class StatusBar extends Disposable {
     this.item.show();
   }
 
+  // What the item shows (tests read it; the item itself stays private).
+  get text(): string { return this.item.text; }
+
   private update(): void {
     const running = this.model.snapshot.sessions.filter((s) => s.status === 'running').length;
     const s = statusFor(this.connection.state, running, this.connection.settings.publicUrl);

@@ -33,15 +33,19 @@ export async function setSecret(s: Services, kind: 'passport' | 'adminKey', valu
   return true;
 }
 
-async function forgetSecret(s: Services, kind: 'passport' | 'adminKey'): Promise<void> {
+// `{ confirm: false }` skips the modal (scripts and tests), as for terminate and delete.
+async function forgetSecret(s: Services, kind: 'passport' | 'adminKey', options?: { confirm?: boolean }): Promise<boolean> {
   const url = kind === 'passport' ? s.connection.settings.publicUrl : s.connection.settings.adminUrl;
   const label = kind === 'passport' ? 'passport' : 'admin key';
-  const ok = await vscode.window.showWarningMessage(`Forget the ${label} stored for ${url}?`, { modal: true }, 'Forget');
-  if (ok !== 'Forget') return;
+  if (options?.confirm !== false) {
+    const ok = await vscode.window.showWarningMessage(`Forget the ${label} stored for ${url}?`, { modal: true }, 'Forget');
+    if (ok !== 'Forget') return false;
+  }
   await s.secrets.forget(kind, url);
   s.log.info(`${label} forgotten for ${url}`);
   await s.connection.check();
   await s.model.refresh();
+  return true;
 }
 
 function idOf(node: Node): string {
@@ -56,9 +60,9 @@ export function registerConnectionCommands(s: Services): vscode.Disposable[] {
   return [
     vscode.commands.registerCommand(COMMANDS.refresh, async () => { await s.connection.check(); await s.model.refresh(); }),
     vscode.commands.registerCommand(COMMANDS.setPassport, (v?: unknown) => setSecret(s, 'passport', v)),
-    vscode.commands.registerCommand(COMMANDS.forgetPassport, () => forgetSecret(s, 'passport')),
+    vscode.commands.registerCommand(COMMANDS.forgetPassport, (o?: { confirm?: boolean }) => forgetSecret(s, 'passport', o)),
     vscode.commands.registerCommand(COMMANDS.setAdminKey, (v?: unknown) => setSecret(s, 'adminKey', v)),
-    vscode.commands.registerCommand(COMMANDS.forgetAdminKey, () => forgetSecret(s, 'adminKey')),
+    vscode.commands.registerCommand(COMMANDS.forgetAdminKey, (o?: { confirm?: boolean }) => forgetSecret(s, 'adminKey', o)),
     vscode.commands.registerCommand(COMMANDS.copyId, async (arg?: unknown) => {
       const node = asNode(arg);
       if (!node) { void vscode.window.showInformationMessage('Use “Copy ID” from the context menu of a workspace, vault, drive or shuttle.'); return undefined; }
