@@ -13,7 +13,12 @@ function parameters(schema: ZodType | undefined, where: 'query' | 'path') {
   if (!schema) return [];
   const s = json(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
   return Object.entries(s.properties ?? {}).map(([name, sch]) => {
-    const schemaOut = where === 'query' && (sch as { anyOf?: unknown[] }).anyOf ? { type: 'string' } : sch;
+    const t = (sch as { type?: unknown }).type;
+    // Query booleans (QueryBool: a JSON boolean or "true"/"false"...) are booleans on the wire's
+    // terms: documenting them as "any string" promised that "" or "x" would be accepted.
+    const schemaOut = where !== 'query' ? sch
+      : Array.isArray(t) && t.includes('boolean') ? { type: 'boolean' }
+      : (sch as { anyOf?: unknown[] }).anyOf ? { type: 'string' } : sch;
     return { name, in: where, required: where === 'path' || (s.required ?? []).includes(name), schema: schemaOut };
   });
 }

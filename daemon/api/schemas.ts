@@ -17,6 +17,8 @@ export const MountPath = z.string().superRefine((p, ctx) => {
 }).transform((p) => (p.length > 1 ? p.replace(/\/$/, '') : p))
   // What JSON Schema can say of the rule above (the OpenAPI document; the refinement stays the judge).
   .meta({ pattern: '^/[A-Za-z0-9._/-]+$', maxLength: 255 });
+/** In the OpenAPI document: a body that must name at least one of these fields. */
+const atLeastOne = (...names: string[]) => ({ anyOf: names.map((n) => ({ required: [n] })) });
 /** In the OpenAPI document: a workspace is named by workspace_id or its alias dock_id. */
 const WORKSPACE_REQUIRED = { anyOf: [{ required: ['workspace_id'] }, { required: ['dock_id'] }] };
 
@@ -39,14 +41,15 @@ export const User = z.object({
   user_id: z.string(), email: z.string(), name: z.string(), user_type: UserType, credits: z.number(), created_at: Timestamp,
 });
 export const CreateUserBody = z.object({
-  email: z.email().max(254).transform((e) => e.toLowerCase()),
+  // RFC 5321: at most 64 characters before the @ (zod's email pattern does not count them).
+  email: z.email().max(254).refine((e) => e.lastIndexOf('@') <= 64, 'the part before "@" must be at most 64 characters').transform((e) => e.toLowerCase()),
   name: z.string().trim().min(1).max(200).optional(),
   user_type: UserType.default('pro'),
 });
 export const PatchUserBody = z.object({
   name: z.string().trim().min(1).max(200).optional(),
   user_type: UserType.optional(),
-}).refine((b) => Object.keys(b).length > 0, 'give at least one of name, user_type');
+}).refine((b) => Object.keys(b).length > 0, 'give at least one of name, user_type').meta(atLeastOne('name', 'user_type'));
 export const UserEnvelope = z.object({ user: User });
 export const UserList = z.object({ users: z.array(User) });
 
@@ -120,7 +123,8 @@ export const StorageListing = z.object({ workspace_id: z.string().nullable(), re
 export const PatchStorageBody = z.object({
   is_default: z.boolean().optional(), auto_mount: z.boolean().optional(),
   mount_path: MountPath.optional(), access_mode: AccessMode.optional(),
-}).refine((b) => Object.keys(b).length > 0, 'give at least one of is_default, auto_mount, mount_path, access_mode');
+}).refine((b) => Object.keys(b).length > 0, 'give at least one of is_default, auto_mount, mount_path, access_mode')
+  .meta(atLeastOne('is_default', 'auto_mount', 'mount_path', 'access_mode'));
 export const SetDefaultsBody = z.object({ bucket_id: Id.nullable().optional(), filestore_id: Id.nullable().optional() });
 export const DefaultsResult = z.object({ workspace_id: z.string(), defaults: Defaults });
 export const AdminStorageList = z.object({ resources: z.array(StorageResource) });

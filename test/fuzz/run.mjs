@@ -7,6 +7,7 @@
 // Exit 0 = passed, 77 = skipped (python3/venv missing, not CI), anything else = failed.
 //   ONMEMOS_FUZZ_EXAMPLES=N  cases per operation and phase (default 40)
 //   ONMEMOS_FUZZ_SEED=N      reproduce a run (the seed is printed)
+//   ONMEMOS_FUZZ_CHECKS=...  schemathesis checks (default: the four above; `all` for every one)
 //   ONMEMOS_FUZZ_KEEP=1      keep the run folder (reports, daemon log)
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -22,6 +23,7 @@ const VERSION = '4.32.5';
 const CI = process.env.CI === 'true';
 const EXAMPLES = Number(process.env.ONMEMOS_FUZZ_EXAMPLES ?? 40);
 const SEED = Number(process.env.ONMEMOS_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
+const CHECKS = process.env.ONMEMOS_FUZZ_CHECKS ?? 'not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance';
 
 function skip(why) {
   const line = `fuzz tier: ${why}`;
@@ -150,7 +152,7 @@ function toml(ids, { key, header }) {
 async function runSchemathesis(bin, name, url, cfgPath, reportDir) {
   const args = [
     '--config-file', cfgPath, 'run', `${url}/openapi.json`,
-    '--checks', 'not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance',
+    '--checks', CHECKS,
     '--phases', 'examples,coverage,fuzzing',
     '--seed', String(SEED), '--workers', '1', '--no-color',
     '--report', 'junit,ndjson', '--report-dir', reportDir,

@@ -123,3 +123,28 @@ test('fuzz: the OpenAPI document states what the refinements require (generated 
     }
   }
 });
+
+test('fuzz: an email with more than 64 characters before the @ is refused 400 (was accepted: 201)', async () => {
+  const local = 'a'.repeat(65);
+  const r = await raw(`${d.adminUrl}/admin/users`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': d.adminKey }, body: JSON.stringify({ email: `${local}@example.com` }) });
+  assertErrorShape(r, 400, 'invalid_request');
+  assert.ok(!(await d.admin.listUsers()).some((u) => u.email.startsWith(local)), 'nothing was created');
+  const ok = await raw(`${d.adminUrl}/admin/users`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': d.adminKey }, body: JSON.stringify({ email: `${'a'.repeat(64)}@example.com` }) });
+  assert.equal(ok.status, 201, ok.text);
+});
+
+test('fuzz: the OpenAPI document says async_execution is a boolean (it promised any string) and PATCH bodies need a field', async () => {
+  const pub = (await raw(`${d.publicUrl}/openapi.json`)).json;
+  const exec = pub.paths['/v1/sessions/{session_id}/execute'].post.parameters.find((p: any) => p.name === 'async_execution');
+  assert.deepEqual(exec.schema, { type: 'boolean' });
+  const { passport } = await newUser(d);
+  for (const bad of ['', 'x']) {
+    const r = await raw(`${d.publicUrl}/v1/sessions/nope/execute?command=true&async_execution=${bad}`, { method: 'POST', headers: { 'x-api-key': passport } });
+    assertErrorShape(r, 400, 'invalid_request');
+  }
+  const patchStorage = pub.paths['/v1/storage/{resource_id}'].patch.requestBody.content['application/json'].schema;
+  assert.deepEqual(patchStorage.anyOf.map((a: any) => a.required[0]).sort(), ['access_mode', 'auto_mount', 'is_default', 'mount_path']);
+  const admin = (await raw(`${d.adminUrl}/openapi.json`)).json;
+  const patchUser = admin.paths['/admin/users/{user_id}'].patch.requestBody.content['application/json'].schema;
+  assert.deepEqual(patchUser.anyOf, [{ required: ['name'] }, { required: ['user_type'] }]);
+});
