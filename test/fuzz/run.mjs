@@ -37,7 +37,8 @@ function schemathesis() {
   const tools = process.env.ONMEMOS_TOOLS || join(homedir(), '.cache', 'onmemos-tools');
   const venv = join(tools, `schemathesis-${VERSION}`);
   const bin = join(venv, 'bin', 'schemathesis');
-  if (existsSync(join(venv, '.complete')) && existsSync(bin)) return bin;
+  // A venv whose Python went away (upgraded, removed) is rebuilt rather than failing the tier.
+  if (existsSync(join(venv, '.complete')) && spawnSync(bin, ['--version'], { stdio: 'ignore' }).status === 0) return bin;
   const py = spawnSync('python3', ['-c', 'import venv, ensurepip'], { stdio: 'ignore' });
   if (py.status !== 0) skip('needs python3 with venv and ensurepip (apt-get install -y python3-venv)');
   console.log(`fuzz: installing schemathesis ${VERSION} into ${venv} (pip, once)`);
