@@ -28,5 +28,5 @@ for (const f of ['pty.node', 'spawn-helper']) {
 if (!existsSync(join(dst, 'build', 'Release', 'pty.node'))) throw new Error('node-pty is not built (node_modules/node-pty/build/Release/pty.node); run npm ci');
 
 const target = `${process.platform === 'win32' ? 'win32' : process.platform}-${process.arch}`;
-run(process.execPath, [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--skip-license', '--target', target, '--out', out]);
+run(process.execPath, [join(root, 'node_modules', '@vscode', 'vsce', 'vsce'), 'package', '--no-dependencies', '--skip-license', '--allow-missing-repository', '--target', target, '--out', out]);
 console.log(`package: ${out} (${target}) ${(statSync(out).size / 1024).toFixed(1)} KB`);

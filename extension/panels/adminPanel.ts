@@ -33,8 +33,8 @@ export class AdminPanel extends Disposable {
     this.panel.webview.html = this.html();
     this._register(this.panel.onDidDispose(() => { AdminPanel.current = undefined; this.dispose(); }));
     this._register(this.panel.webview.onDidReceiveMessage((raw) => void this.onMessage(raw)));
-    this._register(s.secrets.onDidChange(() => void this.sendInit()));
-    this._register(s.connection.onDidChangeState(() => void this.sendInit()));
+    this._register(s.secrets.onDidChange(() => void this.sendInit(false)));
+    this._register(s.connection.onDidChangeState(() => void this.sendInit(false)));
   }
 
   private html(): string {
@@ -69,15 +69,23 @@ export class AdminPanel extends Disposable {
     void this.panel.webview.postMessage(msg);
   }
 
-  private async sendInit(): Promise<void> {
+  // The webview reloads its lists on every init, which also clears its notice. A passport change
+  // (e.g. its own "Use as My Passport") changes nothing init carries, so only a changed init is
+  // re-sent; the answer to the webview's `ready` always goes out (the webview is new).
+  private lastInit: string | undefined;
+  private async sendInit(always = true): Promise<void> {
     const { adminUrl, publicUrl } = this.s.connection.settings;
-    this.post({ type: 'init', adminUrl, publicUrl, hasAdminKey: await this.s.connection.hasAdminKey(), daemonUp: this.s.connection.state !== 'noDaemon' });
+    const init: ToWebview = { type: 'init', adminUrl, publicUrl, hasAdminKey: await this.s.connection.hasAdminKey(), daemonUp: this.s.connection.state !== 'noDaemon' };
+    const key = JSON.stringify(init);
+    if (!always && key === this.lastInit) return;
+    this.lastInit = key;
+    this.post(init);
   }
 
   private async onMessage(raw: unknown): Promise<void> {
     const msg = parseFromWebview(raw);
     if (!msg) { this.s.log.warn(`admin webview: ignored a malformed message`); return; }
-    if (msg.type === 'ready') { await this.s.daemon.adoptAdminKey(); await this.sendInit(); return; }
+    if (msg.type === 'ready') { await this.s.daemon.adoptAdminKey(); await this.sendInit(true); return; }
     try {
       const result = await this.handle(msg);
       this.post({ type: 'response', requestId: msg.requestId, ok: true, result });

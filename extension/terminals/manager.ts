@@ -33,7 +33,9 @@ export class TerminalManager extends Disposable {
       provideTerminalProfile: async () => {
         const session = await pickOrLaunch();
         if (!session) return undefined;
-        const { options } = await this.create(session);
+        // VS Code adds a profile's terminal to the panel without showing it (code-server 4.139.1:
+        // the previous terminal stays in front), so the user would not see the shell they asked for.
+        const { options } = await this.create(session, undefined, true);
         return new vscode.TerminalProfile(options);
       },
     }));
@@ -49,7 +51,7 @@ export class TerminalManager extends Disposable {
     return { terminal, pty };
   }
 
-  private async create(session: Session, attach?: string): Promise<{ options: vscode.ExtensionTerminalOptions; pty: ShellPty }> {
+  private async create(session: Session, attach?: string, showOnOpen = false): Promise<{ options: vscode.ExtensionTerminalOptions; pty: ShellPty }> {
     const publicUrl = this.connection.settings.publicUrl;
     const passport = await this.secrets.get('passport', publicUrl);
     if (!passport) throw new Error('No passport is set for this daemon; set one first (OnMemOS: Set or Change Passport).');
@@ -59,7 +61,10 @@ export class TerminalManager extends Disposable {
     const options: vscode.ExtensionTerminalOptions = { name, pty, iconPath: new vscode.ThemeIcon('rocket') };
     // A profile-created terminal is only known once VS Code opens it: match it by its pty.
     const sub = vscode.window.onDidOpenTerminal((t) => {
-      if ((t.creationOptions as vscode.ExtensionTerminalOptions).pty === pty) { this.open.set(t, pty); sub.dispose(); }
+      if ((t.creationOptions as vscode.ExtensionTerminalOptions).pty !== pty) return;
+      this.open.set(t, pty);
+      sub.dispose();
+      if (showOnOpen) t.show();
     });
     this._register(sub);
     return { options, pty };

@@ -134,19 +134,65 @@ async function flow({ name, theme, scheme }) {
     await page.locator('.xterm').first().click();
     await page.keyboard.type('echo hello-onmemos');
     await page.keyboard.press('Enter');
-    await page.waitForFunction(() => {
-      const rows = [...document.querySelectorAll('.xterm-rows > div')].map((r) => r.textContent?.trim());
-      return rows.includes('hello-onmemos');
-    }, null, { timeout: 30_000 });
+    await terminalLine(page, 'hello-onmemos');
     await shot('terminal-hello-onmemos');
 
-    // 6. Stop the daemon from the command palette: the views say so and offer to start it again.
+    // 6. Reload the window (a page reload in code-server): the terminal comes back attached to the
+    // same shell, its scrollback shown, and it still takes input.
+    const marker = `before-reload-${Math.random().toString(36).slice(2, 10)}`;
+    await page.keyboard.type(`echo ${marker}`);
+    await page.keyboard.press('Enter');
+    await terminalLine(page, marker);
+    await page.reload();
+    await page.locator('.part.activitybar [aria-label*="OnMemOS"]').first().waitFor({ timeout: 60_000 });
+    // Activation is lazy: the restored OnMemOS sidebar activates the extension; open it if the
+    // window came back without it (clicking an open container's icon would close it).
+    const opened = await page.locator('.part.activitybar .action-item.checked [aria-label*="OnMemOS"]').first()
+      .waitFor({ timeout: 15_000 }).then(() => true, () => false);
+    if (!opened) await page.locator('.part.activitybar [aria-label*="OnMemOS"]').first().click();
+    await terminalLine(page, marker, 60_000); // only the reattached shell's scrollback holds the marker
+    await shot('reloaded-terminal-reattached-scrollback');
+    await page.locator('.xterm:visible').first().click();
+    await page.keyboard.type('echo after-reload');
+    await page.keyboard.press('Enter');
+    await terminalLine(page, 'after-reload');
+    await shot('reloaded-terminal-after-reload');
+
+    // 7. A terminal from the "OnMemOS Shuttle" profile: pick the running shuttle; the new terminal
+    // is a fresh shell in it (none of the first terminal's output) and runs a command.
+    await page.keyboard.press('F1');
+    await quick.locator('input').first().fill('>Terminal: Create New Terminal (With Profile)');
+    await quick.locator('.monaco-list-row', { hasText: 'Create New Terminal (With Profile)' }).first().click();
+    await quick.locator('.monaco-list-row', { hasText: 'OnMemOS Shuttle' }).first().waitFor({ timeout: 15_000 });
+    await shot('terminal-profile-pick');
+    await quick.locator('.monaco-list-row', { hasText: 'OnMemOS Shuttle' }).first().click();
+    await quick.getByText('OnMemOS Shuttle terminal', { exact: true }).waitFor({ timeout: 15_000 });
+    const running = quick.locator('.monaco-list-row').filter({ hasNotText: 'Launch a new shuttle' }).first();
+    await running.waitFor({ timeout: 15_000 });
+    await shot('terminal-profile-pick-shuttle');
+    await running.click();
+    // A second OnMemOS terminal, and it is the one on screen (nobody clicks its tab): a fresh shell
+    // with a prompt and none of the first terminal's output.
+    await page.waitForFunction(() => [...document.querySelectorAll('.terminal-tabs-entry')].filter((e) => /OnMemOS/.test(e.textContent ?? '')).length === 2, null, { timeout: 30_000 });
+    await page.waitForFunction(() => {
+      const rows = [...document.querySelectorAll('.xterm-rows')].filter((r) => r.offsetParent !== null).flatMap((r) => [...r.children].map((d) => d.textContent?.trim() ?? ''));
+      return rows.some((t) => /[$#]$/.test(t)) && !rows.includes('hello-onmemos');
+    }, null, { timeout: 15_000 }).catch(async (e) => { throw new Error(`the profile's terminal is not the one on screen with a fresh shell: ${JSON.stringify((await visibleTerminalRows(page)).filter(Boolean))}`, { cause: e }); });
+    await page.locator('.xterm:visible').first().click();
+    await page.keyboard.type('echo "from-profile-$((6*7))"');
+    await page.keyboard.press('Enter');
+    await terminalLine(page, 'from-profile-42');
+    await shot('terminal-from-profile');
+
+    // 8. Stop the daemon from the command palette: the views say so and offer to start it again.
     const pid = JSON.parse(readFileSync(join(home, 'daemon.lock'), 'utf8')).pid;
     await page.keyboard.press('F1');
     await quick.locator('input').first().fill('>OnMemOS: Stop Daemon');
     await quick.locator('.monaco-list-row', { hasText: 'Stop Daemon' }).first().waitFor();
     await quick.locator('input').first().press('Enter');
     await sidebar.getByRole('button', { name: 'Start Daemon' }).first().waitFor({ timeout: 20_000 });
+    // The views turn as soon as the daemon stops answering; the command ends when its process is gone.
+    await page.locator('.notifications-toasts').getByText('OnMemOS daemon stopped.').first().waitFor({ timeout: 20_000 });
     if (alive(pid)) throw new Error(`the daemon (pid ${pid}) still runs after OnMemOS: Stop Daemon`);
     await shot('daemon-stopped');
   } catch (e) {
@@ -159,8 +205,23 @@ async function flow({ name, theme, scheme }) {
   }
 }
 
+// The text rows of the terminal on screen (hidden terminal instances have no offsetParent).
+function visibleTerminalRows(page) {
+  return page.evaluate(() => [...document.querySelectorAll('.xterm-rows')].filter((r) => r.offsetParent !== null)
+    .flatMap((r) => [...r.children].map((d) => d.textContent?.trim() ?? '')));
+}
+
+// Waits for a row of the terminal on screen whose whole text is `text`: a command's output line,
+// not the line that typed it.
+async function terminalLine(page, text, timeout = 30_000) {
+  await page.waitForFunction((t) => [...document.querySelectorAll('.xterm-rows')].filter((r) => r.offsetParent !== null)
+    .some((r) => [...r.children].some((d) => d.textContent?.trim() === t)), text, { timeout });
+}
+
+// A zombie (exited, not yet reaped by whoever inherited it) counts as gone.
 function alive(pid) {
-  try { process.kill(pid, 0); return true; } catch { return false; }
+  try { process.kill(pid, 0); } catch { return false; }
+  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; }
 }
 
 // The extension started the daemon detached (it outlives windows on purpose): stop it by the pid
