@@ -60,8 +60,12 @@ export class LoginShellPool {
       if (s.signature === signature && s.child.exitCode === null && s.out.text() === '' && s.err.text() === '') break;
       s.child.kill('SIGKILL');
     }
-    setImmediate(() => this.fill());
-    if (!s) return null;
+    if (!s) {
+      setImmediate(() => this.fill());
+      return null;
+    }
+    // Refill once this command is done: a new login shell starting would compete with it for CPU.
+    s.child.once('exit', () => setImmediate(() => this.fill()));
     const exports = Object.entries(env).map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'\n`).join('');
     s.child.stdin!.end(`${exports}\0${command}\0`);
     return s;

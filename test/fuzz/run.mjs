@@ -3,14 +3,16 @@
 // A real daemon on port 0 with a temp home; a user, passport, workspace, credits, vault, drive and
 // running shuttles are created first and offered to the generator (schemathesis dictionaries), so
 // operations on ids hit real objects as well as random ones.
-// Checks: no 5xx, response schema conformance (plus status code and content type conformance).
+// Checks: no 5xx, response schema conformance, status code and content type conformance, auth not
+// ignored (no or bad credentials get 401), schema-invalid data rejected.
 // Exit 0 = passed, 77 = skipped (python3/venv missing, not CI), anything else = failed.
 //   ONMEMOS_FUZZ_EXAMPLES=N  cases per operation and phase (default 40)
 //   ONMEMOS_FUZZ_SEED=N      reproduce a run (the seed is printed)
-//   ONMEMOS_FUZZ_CHECKS=...  schemathesis checks (default: the four above; `all` for every one)
+//   ONMEMOS_FUZZ_CHECKS=...  schemathesis checks (default: the six above; `all` for every one)
 //   ONMEMOS_FUZZ_KEEP=1      keep the run folder (reports, daemon log)
 import { spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { killShuttles } from '../helpers/shuttles.mjs';
 import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync, readFileSync, readdirSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,7 +25,7 @@ const VERSION = '4.32.5';
 const CI = process.env.CI === 'true';
 const EXAMPLES = Number(process.env.ONMEMOS_FUZZ_EXAMPLES ?? 40);
 const SEED = Number(process.env.ONMEMOS_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const CHECKS = process.env.ONMEMOS_FUZZ_CHECKS ?? 'not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance';
+const CHECKS = process.env.ONMEMOS_FUZZ_CHECKS ?? 'not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance,ignored_auth,negative_data_rejection';
 
 function skip(why) {
   const line = `fuzz tier: ${why}`;
@@ -216,6 +218,7 @@ try {
   if (d) console.error(d.logs.slice(-40).join('\n'));
 } finally {
   if (d) await d.stop();
+  killShuttles(join(dir, 'home')); // every session schemathesis launched outlives the daemon by design
   if (process.env.ONMEMOS_FUZZ_KEEP || code !== 0) console.log(`fuzz: run folder kept: ${dir}`);
   else rmSync(dir, { recursive: true, force: true });
 }

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { OnMemOSAdminClient, OnMemOSClient } from '../../daemon/client';
+import { killShuttles } from './shuttles.mjs';
 
 export const ROOT = resolve(__dirname, '..', '..');
 export const DAEMON = join(ROOT, 'dist', 'daemon.js');
@@ -59,7 +60,9 @@ export async function startDaemon(options: { home?: string; env?: Record<string,
   };
 }
 
+/** End every shuttle of `home` (they outlive daemons by design), then delete it. */
 export function removeHome(home: string) {
+  killShuttles(home);
   rmSync(home, { recursive: true, force: true });
 }
 

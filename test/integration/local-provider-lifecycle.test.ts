@@ -2,6 +2,7 @@
 // killed with SIGKILL keeps running and is found by a new provider; a dead supervisor is reported
 // dead; TTL ends a shuttle by itself; idle pool members leave with their daemon; and a machine that
 // cannot make namespaces gets a 503 with what to install.
+import { killShuttles } from '../helpers/shuttles.mjs';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -55,7 +56,7 @@ describe('local shuttles across daemon restarts', () => {
     ensureSupervisorBuilt();
     home = tempHome();
   });
-  after(() => rmSync(home, { recursive: true, force: true }));
+  after(() => (killShuttles(home), rmSync(home, { recursive: true, force: true })));
 
   it('survives its daemon being SIGKILLed; a new provider finds it, runs commands, terminates it', async () => {
     const s = spec([mount('vault-live', '/workspace')]);
@@ -93,12 +94,12 @@ describe('local shuttles across daemon restarts', () => {
 
   it('ends a shuttle at expires_at (TTL) even with no daemon asking', async () => {
     const provider = new LocalComputeProvider({ home, poolSize: 0 });
-    const s = spec([], { ttl_minutes: 1, expires_at: new Date(Date.now() + 1500).toISOString() });
+    const s = spec([], { ttl_minutes: 1, expires_at: new Date(Date.now() + 4000).toISOString() }); // margin for a slow launch on a loaded machine
     await provider.launch(s);
     const state = JSON.parse(readFileSync(statePath(home, s.sandbox_name), 'utf8')) as { pid: number; init_pid: number };
     assert.equal(await provider.isAlive(s), true);
     await provider.close();
-    await until(() => !existsSync(sandboxDir(home, s.sandbox_name)), 6000, 'TTL to remove the sandbox');
+    await until(() => !existsSync(sandboxDir(home, s.sandbox_name)), 12000, 'TTL to remove the sandbox');
     assert.equal(await provider.isAlive(s), false);
     assert.ok(!pidAlive(state.pid) && !pidAlive(state.init_pid));
   });

@@ -1,5 +1,6 @@
 // Shells of the local provider: real ptys (node-pty) inside the sandbox, owned by the shuttle's
 // supervisor, reached through its Unix socket.
+import { killShuttles } from '../helpers/shuttles.mjs';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -52,7 +53,7 @@ for (const mode of ['bwrap', 'unshare'] as const) {
     after(async () => {
       await provider.terminate(s);
       await provider.close();
-      rmSync(home, { recursive: true, force: true });
+      (killShuttles(home), rmSync(home, { recursive: true, force: true }));
     });
 
     it('is a real terminal inside the sandbox: stty size follows resize, exit code arrives', async () => {

@@ -1,0 +1,1 @@
+export function killShuttles(home: string): number;
