@@ -3,6 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
 import { startDaemon, newUser, raw, removeHome, type RunningDaemon } from '../helpers/daemon';
 
 let d: RunningDaemon;
@@ -147,4 +148,37 @@ test('fuzz: the OpenAPI document says async_execution is a boolean (it promised 
   const admin = (await raw(`${d.adminUrl}/openapi.json`)).json;
   const patchUser = admin.paths['/admin/users/{user_id}'].patch.requestBody.content['application/json'].schema;
   assert.deepEqual(patchUser.anyOf, [{ required: ['name'] }, { required: ['user_type'] }]);
+});
+
+/** Pids of this daemon's idle warm-pool supervisors (their command line names the home and a pool id). */
+function poolMembers(home: string): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).flatMap((p) => {
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      return argv.includes('--pool-id') && argv[argv.indexOf('--home') + 1] === home ? [Number(p)] : [];
+    } catch { return []; }
+  });
+}
+
+test('fuzz: a launch after the warm pool\'s members died still starts a shuttle (was 503 "supervisor ... is gone: ECONNREFUSED")', async () => {
+  const e = await startDaemon();
+  try {
+    const { client, workspace } = await newUser(e);
+    await client.terminateSession((await client.createSession({ workspace_id: workspace.workspace_id })).id);
+    let members: number[] = [];
+    for (let i = 0; i < 200 && members.length < 2; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      members = poolMembers(e.home);
+    }
+    assert.ok(members.length >= 1, 'the pool refilled');
+    for (const pid of members) process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    const s = await client.createSession({ workspace_id: workspace.workspace_id });
+    assert.equal(s.status, 'running');
+    assert.equal((await client.execute(s.id, 'echo alive')).stdout, 'alive\n');
+    await client.terminateSession(s.id);
+  } finally {
+    assert.equal(await e.stop(), 0);
+    removeHome(e.home);
+  }
 });

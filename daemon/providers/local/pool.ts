@@ -82,7 +82,9 @@ export class SupervisorPool {
   async take(): Promise<string> {
     while (this.ready.length) {
       const socket = this.ready.shift()!;
-      if (existsSync(socket)) return socket;
+      // A member can die while idle (killed, its warm sandbox gone) and leave its socket file behind:
+      // ask it (a millisecond over the Unix socket) rather than hand a dead one to a launch (503).
+      if (existsSync(socket) && await call(socket, 'GET', '/health', undefined, 1000).then(() => true, () => false)) return socket;
     }
     return spawnSupervisor({ ...this.opts, prestart: undefined });
   }
