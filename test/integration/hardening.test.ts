@@ -284,6 +284,7 @@ test('hostile-but-valid paths and values never reach a shell unquoted: a home wi
       throw e;
     } finally {
       if (d) await d.stop();
+      removeHome(home); // ends its shuttles if the test failed before terminating them
       removeHome(parent);
     }
   }
