@@ -159,7 +159,9 @@ export const SessionQuery = z.object({ workspace_id: Id.optional(), status: z.st
 export const Deleted = z.object({ deleted: z.literal(true) });
 
 const Command = z.string().min(1, 'command must not be empty').max(65536);
-const Timeout = z.coerce.number().int().min(1).max(3600);
+/** Seconds, 1–3600: a JSON number, or decimal digits in a query string (not "0x10", "1e2" or " 5"). */
+const Timeout = z.union([z.number(), z.string().regex(/^[0-9]{1,4}$/, 'timeout must be a whole number of seconds').transform(Number)])
+  .pipe(z.number().int().min(1).max(3600));
 export const ExecuteQuery = z.object({ command: Command.optional(), timeout: Timeout.optional(), async_execution: QueryBool.optional() });
 export const ExecuteBody = z.object({
   command: Command.optional(), timeout_seconds: Timeout.optional(), timeout: Timeout.optional(), env: EnvMap.optional(),

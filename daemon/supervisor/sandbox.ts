@@ -85,7 +85,7 @@ export class Sandbox {
       { stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
     } else {
       if (!cfg.tools.unshare) throw new Error('unshare not found');
-      const script = `hostname ${JSON.stringify(hostname)} 2>/dev/null || true\n${unshareScript(cfg.ops, cfg.newRoot, INIT, Sandbox.tail(cfg))}`;
+      const script = `hostname ${shq(hostname)} 2>/dev/null || true\n${unshareScript(cfg.ops, cfg.newRoot, INIT, Sandbox.tail(cfg))}`;
       // setpriv --pdeathsig: if the supervisor dies, unshare dies, and --kill-child takes PID 1 with it.
       proc = spawn(cfg.tools.setpriv, ['--pdeathsig', 'KILL', '--', cfg.tools.unshare, '--user', '--map-root-user',
         '--mount', '--pid', '--uts', '--ipc', '--fork', '--kill-child=KILL', '--propagation', 'private', '/bin/sh', '-c', script],

@@ -32,6 +32,7 @@ test('execute query parameters are coerced as the seed SDK sends them', () => {
   assert.deepEqual(ExecuteQuery.parse({ command: 'ls', timeout: '30', async_execution: 'false' }), { command: 'ls', timeout: 30, async_execution: false });
   assert.ok(!ExecuteQuery.safeParse({ command: 'ls', timeout: '0' }).success);
   assert.ok(!ExecuteQuery.safeParse({ command: 'ls', timeout: '3601' }).success);
+  for (const odd of ['0x10', '1e2', ' 5', '5.0', '']) assert.ok(!ExecuteQuery.safeParse({ command: 'ls', timeout: odd }).success, odd);
 });
 
 test('credential query parameters never reach a log line', () => {
