@@ -5,6 +5,7 @@ import * as S from './schemas';
 import { requireUser, route, withStatus, type RouteDef } from './http';
 import { presentResource, presentSession, presentWorkspace } from './present';
 import { TEMPLATES } from '../services/templates';
+import { sessionRef } from '../services/sessions';
 import type { Services } from '../services';
 import { badRequest, notFound } from '../errors';
 import type { ExecResult } from '../providers/types';
@@ -108,7 +109,7 @@ export function publicRoutes(svc: Services): RouteDef[] {
       handler: async ({ principal, params }) => {
         const s = ownedSession(principal, params.session_id);
         const shells = s.status === 'running' && svc.ctx.compute.listShells
-          ? await svc.ctx.compute.listShells({ session_id: s.session_id, sandbox_name: s.pod_name, namespace: s.k8s_namespace }) : [];
+          ? await svc.ctx.compute.listShells(sessionRef(s)) : [];
         return { shells };
       } }),
 

@@ -49,14 +49,18 @@ export function createAuthenticator(deps: {
   };
 
   const limiter = deps.limiter ?? new AuthFailureLimiter();
-  /** Run an authentication for `address` under the failure limiter. */
+  /** Run an authentication (sync or async) for `address` under the failure limiter. */
   const limited = <T>(address: string, run: () => T): T => {
-    limiter.check(address);
-    try {
-      return run();
-    } catch (e) {
+    const failed = (e: unknown) => {
       if (e instanceof ApiError && e.status === 401) limiter.fail(address);
       throw e;
+    };
+    limiter.check(address);
+    try {
+      const out = run();
+      return (out instanceof Promise ? out.catch(failed) : out) as T;
+    } catch (e) {
+      return failed(e);
     }
   };
 

@@ -14,7 +14,9 @@ const SHELL_PATHS = [/^\/v1\/gke\/shell\/([^/]+)\/?$/, /^\/v1\/sessions\/([^/]+)
 export function matchShellPath(pathname: string): string | null {
   for (const re of SHELL_PATHS) {
     const m = re.exec(pathname);
-    if (m) return decodeURIComponent(m[1]!);
+    if (m) {
+      try { return decodeURIComponent(m[1]!); } catch { return null; } // bad percent-encoding: no such endpoint
+    }
   }
   return null;
 }

@@ -11,7 +11,6 @@ import type { Services } from '../services';
 import type { TokenService } from '../auth/tokens';
 import type { Principal } from '../api/http';
 import { errorBody } from '../api/http';
-import { ApiError } from '../errors';
 import { authorizeShell, handshakeError, matchShellPath } from './auth';
 import { runLineProtocol } from './line';
 import { runPtyProtocol, PTY_SUBPROTOCOL } from './pty';
@@ -73,10 +72,6 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
     // Everything, including a synchronous throw of the limiter, becomes a rejection answered on the socket.
     Promise.resolve()
       .then(() => deps.auth.limited(address, () => authorizeShell(req, url, session_id, { services: deps.services, tokens: deps.tokens, passport: deps.auth.passport })))
-      .catch((e: unknown) => {
-        if (e instanceof ApiError && e.status === 401) deps.auth.limited(address, () => { throw e; });
-        throw e;
-      })
       .then((session) => {
       const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
       const pty = protocols.includes(PTY_SUBPROTOCOL) || url.searchParams.get('mode') === 'pty';

@@ -1,6 +1,6 @@
 // The seed's line protocol: client {"type":"command"|"ping"|"resize"}, server
 // {"type":"output"|"warning"|"error"|"prompt"|"pong","content","timestamp","session_id"}.
-// Each command runs in the session like execute; credits are checked before each one.
+// Each command runs in the session through execute, which checks credits first (none left: error, close).
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log';
 import type { Services } from '../services';
@@ -33,12 +33,6 @@ export function runLineProtocol(ws: WebSocket, session: SessionRow, deps: { serv
         if (typeof msg.command !== 'string' || !msg.command.trim()) return send('error', 'command must be a non-empty string');
         const command = msg.command;
         queue = queue.then(async () => {
-          const user = services.ctx.store.data.users.find((u) => u.user_id === session.user_id);
-          if (!user || user.credits <= 0) {
-            send('error', 'no credits left; ask an admin to add credits');
-            ws.close(4402, 'no credits');
-            return;
-          }
           const current = services.ctx.store.data.sessions.find((s) => s.session_id === session.session_id) ?? session;
           try {
             const r = await services.sessions.execute(current, command, COMMAND_TIMEOUT_S);
@@ -49,6 +43,7 @@ export function runLineProtocol(ws: WebSocket, session: SessionRow, deps: { serv
           } catch (e) {
             send('error', e instanceof ApiError ? e.message : 'internal error running the command');
             if (!(e instanceof ApiError)) deps.log.error('line command failed', { error: String((e as Error)?.stack ?? e) });
+            if (e instanceof ApiError && e.status === 402) { ws.close(4402, 'no credits'); return; }
             if (e instanceof ApiError && e.status === 409) { ws.close(1011, 'session ended'); return; }
           }
           send('prompt', '$ ');
