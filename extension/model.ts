@@ -20,6 +20,7 @@ export class Model extends Disposable {
   private _snapshot: Snapshot = EMPTY;
   private fingerprint = '';
   private inflight: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly changed = this._register(new vscode.EventEmitter<Snapshot>());
   readonly onDidChange = this.changed.event;
@@ -34,8 +35,10 @@ export class Model extends Disposable {
 
   get snapshot(): Snapshot { return this._snapshot; }
 
-  // Coalesces concurrent refreshes: a caller always waits for a fetch that started after it asked.
+  // Coalesces concurrent refreshes: a caller always waits for a fetch that started after it asked,
+  // and callers that ask while one is queued behind the running fetch share that queued one.
   refresh(): Promise<void> {
+    if (this.queued) return this.queued;
     const run = async () => {
       const state = (): string => this.connection.state;
       if (state() !== 'ready') {
@@ -53,9 +56,10 @@ export class Model extends Disposable {
         this.connection.reportFailure(e);
       }
     };
+    const start = () => { this.queued = undefined; return run(); };
     const previous = this.inflight ?? Promise.resolve();
-    const next = previous.then(run, run).finally(() => { if (this.inflight === next) this.inflight = undefined; });
-    this.inflight = next;
+    const next = previous.then(start, start).finally(() => { if (this.inflight === next) this.inflight = undefined; });
+    this.inflight = this.queued = next;
     return next;
   }
 
@@ -66,9 +70,9 @@ export class Model extends Disposable {
   private publish(s: Snapshot): void {
     const fp = JSON.stringify([s.workspaces, s.storage, s.sessions]);
     this._snapshot = s;
-    void vscode.commands.executeCommand('setContext', 'onmemos.hasWorkspaces', s.workspaces.length > 0);
     if (fp === this.fingerprint) return;
     this.fingerprint = fp;
+    void vscode.commands.executeCommand('setContext', 'onmemos.hasWorkspaces', s.workspaces.length > 0);
     this.changed.fire(s);
   }
 
