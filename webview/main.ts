@@ -9,6 +9,7 @@ import '@vscode-elements/elements/dist/vscode-divider/index.js';
 import '@vscode-elements/elements/dist/vscode-progress-ring/index.js';
 import type { CreatedPassport, PassportInfo, User, Workspace } from '../extension/api/types';
 import type { InitMessage } from './protocol';
+import { validateEmail } from '../extension/validation';
 import { h, setBusy, valueOf } from './dom';
 import { Rpc } from './rpc';
 
@@ -30,8 +31,6 @@ const rpc = new Rpc((init) => {
   state.init = init;
   if (init.daemonUp) void loadUsers(); else render();
 });
-
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 async function run(section: string, button: Element | null, fn: () => Promise<void>): Promise<void> {
   state.errors[section] = undefined;
@@ -92,7 +91,8 @@ function usersSection(): HTMLElement {
     const email = valueOf(document.getElementById('user-email'));
     const name = valueOf(document.getElementById('user-name'));
     const type = valueOf(document.getElementById('user-type')) as 'free' | 'pro' | 'enterprise';
-    if (!EMAIL.test(email)) { state.errors.users = 'Enter an email address, e.g. ada@example.com.'; render(); return; }
+    const problem = validateEmail(email);
+    if (problem) { state.errors.users = problem; render(); return; }
     void run('users', document.getElementById('create-user'), async () => {
       const user = await rpc.call('users.create', { email, ...(name ? { name } : {}), user_type: type || 'pro' });
       state.users = await rpc.call('users.list', {});

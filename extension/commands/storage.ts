@@ -3,7 +3,8 @@ import type { AccessMode, StorageResource } from '../api/types';
 import { COMMANDS } from '../commandIds';
 import type { Services } from '../services';
 import { validateMountPath, validateStorageName } from '../validation';
-import { act, ensureReady, noun, pickStorage, pickWorkspace } from './util';
+import { storageKind as noun } from '../views/items';
+import { act, ensureReady, pickStorage, pickWorkspace } from './util';
 
 export interface CreateStorageOptions { workspace_id?: string; name?: string; mount_path?: string; access_mode?: AccessMode; auto_mount?: boolean }
 

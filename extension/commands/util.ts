@@ -102,7 +102,3 @@ export async function pickStorage(s: Services, arg: unknown, title: string): Pro
     { title, placeHolder: 'Vault or drive' });
   return pick?.r;
 }
-
-export function noun(r: Pick<StorageResource, 'storage_type'>): 'vault' | 'drive' {
-  return r.storage_type === 'filestore' ? 'drive' : 'vault';
-}

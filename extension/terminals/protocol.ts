@@ -1,5 +1,7 @@
 // onmemos.pty.v1 (DESIGN.md "WebSocket shell"), the parts a client needs. Pure: unit tested.
-export const PTY_SUBPROTOCOL = 'onmemos.pty.v1';
+import { OnMemOSClient } from '../../daemon/client';
+
+export { PTY_SUBPROTOCOL } from '../../daemon/client';
 
 export type ServerControl =
   | { type: 'hello'; shell_id: string }
@@ -21,15 +23,9 @@ export function resizeMessage(cols: number, rows: number): string {
   return JSON.stringify({ type: 'resize', cols: Math.max(1, Math.floor(cols)), rows: Math.max(1, Math.floor(rows)) });
 }
 
-// http(s)://host:port → ws(s)://host:port/v1/sessions/{id}/shell?mode=pty[&attach=shell]
+// http(s)://host:port → ws(s)://host:port/v1/sessions/{id}/shell?mode=pty[&attach=shell], built by the typed client.
 export function shellUrl(publicUrl: string, sessionId: string, attach?: string): string {
-  const u = new URL(publicUrl);
-  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-  u.pathname = `${u.pathname.replace(/\/+$/, '')}/v1/sessions/${encodeURIComponent(sessionId)}/shell`;
-  u.search = '';
-  u.searchParams.set('mode', 'pty');
-  if (attach) u.searchParams.set('attach', attach);
-  return u.toString();
+  return new OnMemOSClient({ baseUrl: publicUrl }).shellUrl(sessionId, { attach });
 }
 
 // Delay before the n-th reconnect attempt (0-based): 0.25 s doubling to 4 s; undefined = give up.
