@@ -1,8 +1,7 @@
 import * as vscode from 'vscode';
 import { Connection } from './api/connection';
 import { registerConnectionCommands } from './commands/connection';
-import { launchShuttle } from './commands/shuttles';
-import { registerShuttleCommands } from './commands/shuttles';
+import { launchShuttle, registerShuttleCommands } from './commands/shuttles';
 import { registerStorageCommands } from './commands/storage';
 import { DaemonManager } from './daemon/manager';
 import { Disposable } from './lifecycle';
@@ -64,7 +63,7 @@ export class Container extends Disposable implements Services {
 
   private async pickOrLaunch() {
     const running = this.model.snapshot.sessions.filter((x) => x.status === 'running');
-    if (!running.length) return launchShuttle(this, { openTerminal: false } as never).then((x) => x);
+    if (!running.length) return launchShuttle(this, { openTerminal: false });
     const pick = await vscode.window.showQuickPick([
       { label: '$(rocket) Launch a new shuttle…', id: '' },
       ...running.map((x) => ({ label: `$(vm-running) ${x.pod_name || x.id}`, description: x.id, id: x.id })),

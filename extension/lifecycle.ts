@@ -26,7 +26,3 @@ export abstract class Disposable implements IDisposable {
     }
   }
 }
-
-export function toDisposable(fn: () => void): IDisposable {
-  return { dispose: fn };
-}

@@ -63,10 +63,6 @@ export class Model extends Disposable {
     return next;
   }
 
-  workspace(id: string): Workspace | undefined {
-    return this._snapshot.workspaces.find((w) => w.workspace_id === id);
-  }
-
   private publish(s: Snapshot): void {
     const fp = JSON.stringify([s.workspaces, s.storage, s.sessions]);
     this._snapshot = s;

@@ -16,7 +16,6 @@ export class Connection extends Disposable {
   private _settings: Settings;
   private _public: PublicApi;
   private _admin: AdminApi;
-  private _version: string | undefined;
   private readonly stateChanged = this._register(new vscode.EventEmitter<ConnectionState>());
   readonly onDidChangeState = this.stateChanged.event;
   private readonly configChanged = this._register(new vscode.EventEmitter<void>());
@@ -39,7 +38,6 @@ export class Connection extends Disposable {
 
   get state(): ConnectionState { return this._state; }
   get settings(): Settings { return this._settings; }
-  get version(): string | undefined { return this._version; }
   get api(): PublicApi { return this._public; }
   get admin(): AdminApi { return this._admin; }
 
@@ -57,8 +55,7 @@ export class Connection extends Disposable {
     this._admin = createAdminApi(adminUrl, adminKey);
     let next: ConnectionState;
     try {
-      const health = await this._public.health();
-      this._version = health.version;
+      await this._public.health();
       if (!passport) next = 'noPassport';
       else {
         try {

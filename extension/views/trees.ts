@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { VIEW_IDS } from '../commandIds';
+import { COMMANDS, VIEW_IDS } from '../commandIds';
 import { Disposable } from '../lifecycle';
 import type { Model } from '../model';
 import { childrenOf, itemFor, parentOf, type Node } from './items';
@@ -18,7 +18,7 @@ export class OnMemOSTreeItem extends vscode.TreeItem {
     this.iconPath = new vscode.ThemeIcon(spec.icon.id, spec.icon.color ? new vscode.ThemeColor(spec.icon.color) : undefined);
     this.contextValue = spec.contextValue;
     if (node.kind === 'shuttle' && node.session.status === 'running') {
-      this.command = { command: 'onmemos.shuttle.openTerminal', title: 'Open Terminal', arguments: [node] };
+      this.command = { command: COMMANDS.openTerminal, title: 'Open Terminal', arguments: [node] };
     }
   }
 }
