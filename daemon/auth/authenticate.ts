@@ -34,7 +34,7 @@ export function createAuthenticator(deps: {
     if ((lastTouch.get(p.passport_id) ?? 0) > t - TOUCH_EVERY_MS) return;
     lastTouch.set(p.passport_id, t);
     void deps.store.write((d, tx) => {
-      const row = d.passports.find((x) => x.passport_id === p.passport_id);
+      const row = deps.store.get('passports', p.passport_id);
       if (row) { row.last_used_at = new Date(t).toISOString(); tx.put('passports', row); }
     }).catch(() => undefined);
   };

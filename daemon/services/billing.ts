@@ -37,7 +37,7 @@ export function meterSession(d: View, tx: Tx, s: SessionRow, endedAt: Date): voi
 export function billing(ctx: ServiceContext) {
   const { store } = ctx;
   const user = (user_id: string) => {
-    const u = store.data.users.find((x) => x.user_id === user_id);
+    const u = store.get('users', user_id);
     if (!u) throw notFound('user');
     return u;
   };
@@ -45,7 +45,7 @@ export function billing(ctx: ServiceContext) {
     async addCredits(user_id: string, amount: number, source: string, description: string) {
       user(user_id);
       return store.write((d, tx) => {
-        const u = d.users.find((x) => x.user_id === user_id);
+        const u = store.get('users', user_id);
         if (!u) throw notFound('user');
         applyCredit(tx, u, amount, source, description);
         return { ok: true as const, user_id, credits: u.credits };
@@ -97,7 +97,7 @@ export function billing(ctx: ServiceContext) {
     /** A purchase order for a price: fulfilled at once (payment is outside this daemon), credits added. */
     createPurchaseOrder(b: { user_id: string; price_id: string }) {
       return store.write((d, tx) => {
-        const u = d.users.find((x) => x.user_id === b.user_id);
+        const u = store.get('users', b.user_id);
         if (!u) throw notFound('user');
         const price = d.prices.find((p) => p.price_id === b.price_id);
         if (!price) throw badRequest(`unknown price_id "${b.price_id}"`);

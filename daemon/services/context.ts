@@ -1,7 +1,8 @@
 // What every service gets: built once in main.ts (config → store → providers → services → apps).
 import type { DaemonConfig } from '../config';
 import type { Logger } from '../log';
-import type { Store } from '../store';
+import type { RowOf, Store } from '../store';
+import { notFound } from '../errors';
 import type { ComputeProvider, StorageProvider } from '../providers/types';
 import type { TokenService } from '../auth/tokens';
 import { randomBytes } from 'node:crypto';
@@ -22,6 +23,13 @@ export interface ServiceContext {
   /** Find (and unless dry_run, delete) provider objects no live record owns (gke: owner labels). */
   gc?: (live: { workspace_ids: Iterable<string>; session_ids: Iterable<string>; resource_ids: Iterable<string> }, dryRun?: boolean) =>
     Promise<{ dry_run: boolean; orphans: unknown[]; deleted: number; errors: string[] }>;
+}
+
+/** The row with primary key `key` if it belongs to `user_id`, else a 404 that does not reveal whether it exists. */
+export function ownedRow<T extends 'workspaces' | 'sessions' | 'storage_resources'>(store: Store, table: T, key: string, user_id: string, what: string): RowOf<T> {
+  const row = store.get(table, key);
+  if (!row || row.user_id !== user_id) throw notFound(what);
+  return row;
 }
 
 export const now = () => new Date().toISOString();

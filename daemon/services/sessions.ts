@@ -4,7 +4,7 @@ import type { View, Tx, SessionMount, SessionRow, StorageRow, WorkspaceRow } fro
 import type { ExecResult } from '../providers/types';
 import { ApiError, badRequest, conflict, notFound, paymentRequired } from '../errors';
 import { meterSession } from './billing';
-import { newId, now, type ServiceContext } from './context';
+import { newId, now, ownedRow, type ServiceContext } from './context';
 import { storage as storageService } from './storage';
 import { findTemplate } from './templates';
 import { workspaceRef } from './workspaces';
@@ -40,11 +40,7 @@ export function sessions(ctx: ServiceContext) {
   const { store, compute, log } = ctx;
   const storage = storageService(ctx);
 
-  const getOwned = (user_id: string, id: string): SessionRow => {
-    const s = store.data.sessions.find((x) => x.session_id === id && x.user_id === user_id);
-    if (!s) throw notFound('session');
-    return s;
-  };
+  const getOwned = (user_id: string, id: string): SessionRow => ownedRow(store, 'sessions', id, user_id, 'session');
 
   function pickStorage(user_id: string, w: WorkspaceRow, type: 'bucket' | 'filestore', id?: string, name?: string): StorageRow | undefined {
     const label = type === 'bucket' ? 'vault' : 'drive';
@@ -56,7 +52,7 @@ export function sessions(ctx: ServiceContext) {
       return r;
     }
     const defId = w.defaults[type === 'bucket' ? 'bucket_id' : 'filestore_id'];
-    const def = defId ? store.data.storage_resources.find((x) => x.resource_id === defId) : undefined;
+    const def = defId ? store.get('storage_resources', defId) : undefined;
     return def && def.auto_mount ? def : undefined;
   }
 
@@ -67,7 +63,7 @@ export function sessions(ctx: ServiceContext) {
       log.warn('terminate failed', { session_id: s.session_id, error: (e as Error).message });
     }
     await store.write((d, tx) => {
-      const row = d.sessions.find((x) => x.session_id === s.session_id);
+      const row = store.get('sessions', s.session_id);
       if (row) endRecord(d, tx, row, status, reason);
     });
   }
@@ -80,7 +76,7 @@ export function sessions(ctx: ServiceContext) {
 
     async launch(user_id: string, w: WorkspaceRow, b: LaunchRequest): Promise<SessionRow> {
       const template = findTemplate(b.template);
-      const user = store.data.users.find((u) => u.user_id === user_id);
+      const user = store.get('users', user_id);
       if (!user) throw notFound('user');
       if (user.credits <= 0) throw paymentRequired('no credits left; ask an admin to add credits (POST /admin/credits/add)');
       await compute.check();
@@ -119,13 +115,13 @@ export function sessions(ctx: ServiceContext) {
       } catch (e) {
         await compute.terminate(sessionRef(row)).catch(() => undefined);
         await store.write((d, tx) => {
-          const r = d.sessions.find((x) => x.session_id === session_id)!;
+          const r = store.get('sessions', session_id)!;
           endRecord(d, tx, r, 'failed', `launch failed: ${(e as Error).message}`);
         });
         throw e;
       }
       const r = await store.write((d, tx) => {
-        const row = d.sessions.find((x) => x.session_id === session_id)!;
+        const row = store.get('sessions', session_id)!;
         if (row.status === 'pending') { row.status = 'running'; row.started_at = now(); tx.put('sessions', row); }
         return row;
       });
@@ -142,7 +138,7 @@ export function sessions(ctx: ServiceContext) {
     async execute(s: SessionRow, command: string, timeout_seconds: number, env?: Record<string, string>): Promise<ExecResult> {
       if (!isLive(s)) throw conflict(`shuttle ${s.session_id} is ${s.status}; launch a new one`);
       if (s.status !== 'running') throw conflict(`shuttle ${s.session_id} is still starting`);
-      const user = store.data.users.find((u) => u.user_id === s.user_id);
+      const user = store.get('users', s.user_id);
       if (!user || user.credits <= 0) throw paymentRequired('no credits left; ask an admin to add credits');
       try {
         return await compute.execute(sessionRef(s), { command, timeout_seconds, env, max_output_bytes: ctx.config.maxOutputBytes });

@@ -3,7 +3,7 @@
 import type { View, StorageRow, WorkspaceRow } from '../store';
 import type { AccessMode, StorageType } from '../providers/types';
 import { conflict, notFound } from '../errors';
-import { newId, now, type ServiceContext } from './context';
+import { newId, now, ownedRow, type ServiceContext } from './context';
 import { workspaceRef } from './workspaces';
 
 const defaultKey = (t: StorageType) => (t === 'bucket' ? 'bucket_id' : 'filestore_id') as 'bucket_id' | 'filestore_id';
@@ -28,12 +28,8 @@ export interface NewResource {
 
 export function storage(ctx: ServiceContext) {
   const { store } = ctx;
-  const getOwned = (user_id: string, resource_id: string): StorageRow => {
-    const r = store.data.storage_resources.find((x) => x.resource_id === resource_id && x.user_id === user_id);
-    if (!r) throw notFound('storage resource');
-    return r;
-  };
-  const workspaceOf = (r: StorageRow) => store.data.workspaces.find((w) => w.workspace_id === r.workspace_id);
+  const getOwned = (user_id: string, resource_id: string): StorageRow => ownedRow(store, 'storage_resources', resource_id, user_id, 'storage resource');
+  const workspaceOf = (r: StorageRow) => store.get('workspaces', r.workspace_id);
 
   const service = {
     getOwned,
@@ -53,7 +49,7 @@ export function storage(ctx: ServiceContext) {
         }
         const row: StorageRow = { resource_id, ...b, workspace_id: w.workspace_id, user_id: w.user_id, backing_name, state: 'ready', created_at: now() };
         tx.put('storage_resources', row);
-        const ws = d.workspaces.find((x) => x.workspace_id === w.workspace_id);
+        const ws = store.get('workspaces', w.workspace_id);
         if (ws && !ws.defaults[defaultKey(b.storage_type)]) {
           ws.defaults[defaultKey(b.storage_type)] = resource_id;
           tx.put('workspaces', ws);
@@ -65,12 +61,12 @@ export function storage(ctx: ServiceContext) {
     async patch(user_id: string, resource_id: string, b: { is_default?: boolean; auto_mount?: boolean; mount_path?: string; access_mode?: AccessMode }) {
       getOwned(user_id, resource_id);
       return store.write((d, tx) => {
-        const r = d.storage_resources.find((x) => x.resource_id === resource_id);
+        const r = store.get('storage_resources', resource_id);
         if (!r) throw notFound('storage resource');
         if (b.auto_mount !== undefined) r.auto_mount = b.auto_mount;
         if (b.mount_path !== undefined) r.mount_path = b.mount_path;
         if (b.access_mode !== undefined) r.access_mode = b.access_mode;
-        const ws = d.workspaces.find((x) => x.workspace_id === r.workspace_id);
+        const ws = store.get('workspaces', r.workspace_id);
         if (ws && b.is_default === true) ws.defaults[defaultKey(r.storage_type)] = r.resource_id;
         if (ws && b.is_default === false && ws.defaults[defaultKey(r.storage_type)] === r.resource_id) ws.defaults[defaultKey(r.storage_type)] = null;
         tx.put('storage_resources', r);
@@ -88,7 +84,7 @@ export function storage(ctx: ServiceContext) {
         if (r.storage_type !== type) throw conflict(`${id} is a ${r.storage_type}, not a ${type}`);
       }
       return store.write((d, tx) => {
-        const ws = d.workspaces.find((x) => x.workspace_id === w.workspace_id);
+        const ws = store.get('workspaces', w.workspace_id);
         if (!ws) throw notFound('workspace');
         if (b.bucket_id !== undefined) ws.defaults.bucket_id = b.bucket_id;
         if (b.filestore_id !== undefined) ws.defaults.filestore_id = b.filestore_id;
@@ -98,7 +94,7 @@ export function storage(ctx: ServiceContext) {
     },
 
     async remove(resource_id: string) {
-      const r = store.data.storage_resources.find((x) => x.resource_id === resource_id);
+      const r = store.get('storage_resources', resource_id);
       if (!r) throw notFound('storage resource');
       const using = liveAttachments(store.data, resource_id);
       if (using.length) throw conflict(`${r.name} is attached to live shuttle(s) ${using.join(', ')}; terminate them first`, { session_ids: using });
@@ -107,7 +103,7 @@ export function storage(ctx: ServiceContext) {
       await store.write((d, tx) => {
         if (liveAttachments(d, resource_id).length) throw conflict(`${r.name} was attached to a shuttle meanwhile`);
         tx.del('storage_resources', resource_id);
-        const ws = d.workspaces.find((x) => x.workspace_id === r.workspace_id);
+        const ws = store.get('workspaces', r.workspace_id);
         const key = defaultKey(r.storage_type);
         if (ws && ws.defaults[key] === resource_id) {
           // Promote the oldest remaining resource of the same type, as the first one would have been.

@@ -16,7 +16,7 @@ export function passportState(p: PassportRow, at = Date.now()): PassportState {
 export function users(ctx: ServiceContext) {
   const { store } = ctx;
   const get = (user_id: string): UserRow => {
-    const u = store.data.users.find((x) => x.user_id === user_id);
+    const u = store.get('users', user_id);
     if (!u) throw notFound('user');
     return u;
   };
@@ -41,7 +41,7 @@ export function users(ctx: ServiceContext) {
     async patch(user_id: string, b: { name?: string; user_type?: UserRow['user_type'] }) {
       get(user_id);
       return store.write((d, tx) => {
-        const u = d.users.find((x) => x.user_id === user_id);
+        const u = store.get('users', user_id);
         if (!u) throw notFound('user');
         if (b.name !== undefined) u.name = b.name;
         if (b.user_type !== undefined) u.user_type = b.user_type;
@@ -81,7 +81,7 @@ export function users(ctx: ServiceContext) {
     listPassports: (user_id?: string) => store.data.passports.filter((p) => !user_id || p.user_id === user_id),
     async revokePassport(passport_id: string) {
       return store.write((d, tx) => {
-        const p = d.passports.find((x) => x.passport_id === passport_id);
+        const p = store.get('passports', passport_id);
         if (!p) throw notFound('passport');
         p.revoked_at ??= now();
         tx.put('passports', p);

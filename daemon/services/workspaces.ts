@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { WorkspaceRow } from '../store';
 import type { WorkspaceRef } from '../providers/types';
 import { conflict, notFound } from '../errors';
-import { newId, now, type ServiceContext } from './context';
+import { newId, now, ownedRow, type ServiceContext } from './context';
 
 export const KSA_NAME = 'onmemos-shuttle';
 
@@ -21,16 +21,12 @@ export function gsaEmail(workspace_id: string, project = 'onmemos-local'): strin
 export function workspaces(ctx: ServiceContext) {
   const { store } = ctx;
   const getAny = (id: string): WorkspaceRow => {
-    const w = store.data.workspaces.find((x) => x.workspace_id === id);
+    const w = store.get('workspaces', id);
     if (!w) throw notFound('workspace');
     return w;
   };
   /** A workspace of this user, else 404 (never reveal that another user's exists). */
-  const getOwned = (user_id: string, id: string): WorkspaceRow => {
-    const w = store.data.workspaces.find((x) => x.workspace_id === id && x.user_id === user_id);
-    if (!w) throw notFound('workspace');
-    return w;
-  };
+  const getOwned = (user_id: string, id: string): WorkspaceRow => ownedRow(store, 'workspaces', id, user_id, 'workspace');
   return {
     getAny,
     getOwned,
@@ -74,7 +70,7 @@ export function workspaces(ctx: ServiceContext) {
         state = 'ready';
       }
       return store.write((d, tx) => {
-        const row = d.workspaces.find((x) => x.workspace_id === id);
+        const row = store.get('workspaces', id);
         if (!row) throw notFound('workspace');
         row.identity_state = state;
         row.identity = identity;

@@ -199,6 +199,11 @@ export class Store {
     }
   }
 
+  /** The row of `table` with primary key `key` (the index the writes keep), without a scan. */
+  get<T extends TableName>(table: T, key: string): RowOf<T> | undefined {
+    return this.tableIndex(table).get(key) as RowOf<T> | undefined;
+  }
+
   /**
    * The row of `table` whose unique `field` equals `value`, from an index kept current by writes.
    * Only for fields that never change once a row exists (a user's email, a passport's hash).
