@@ -36,18 +36,8 @@ export async function launchShuttle(s: Services, arg?: unknown): Promise<Session
     if (ttl === undefined) return undefined;
     req.ttl_minutes = ttl;
   }
-  const session = await act(s, `Launch a shuttle in “${ws.name}”`, () => vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Launching a shuttle in ${ws.name}…`, cancellable: true },
-    async (_p, token) => {
-      const ac = new AbortController();
-      const sub = token.onCancellationRequested(() => ac.abort());
-      try {
-        return await s.connection.api.createSession(req, ac.signal);
-      } catch (e) {
-        if (token.isCancellationRequested) throw new vscode.CancellationError();
-        throw e;
-      } finally { sub.dispose(); }
-    }));
+  const session = await act(s, `Launch a shuttle in “${ws.name}”`, () => cancellableProgress(
+    `Launching a shuttle in ${ws.name}…`, (signal) => s.connection.api.createSession(req, signal)));
   if (!session) return undefined;
   s.log.info(`launched shuttle ${session.id} in ${ws.workspace_id} (${session.status})`);
   if (opts.openTerminal !== false) await act(s, 'Open a terminal in the new shuttle', () => s.terminals.openFor(session));
@@ -108,27 +98,37 @@ export async function execute(s: Services, arg?: unknown, commandArg?: string): 
   });
   if (!command) return undefined;
   const out = s.execOutput;
-  return act(s, `Execute “${command}”`, () => vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Running “${command}”…`, cancellable: true },
-    async (_p, token) => {
-      const ac = new AbortController();
-      const sub = token.onCancellationRequested(() => ac.abort());
-      out.show(true);
-      out.appendLine(`$ ${command}    [shuttle ${session.id}, ${new Date().toLocaleTimeString()}]`);
-      try {
-        const r = await s.connection.api.execute(session.id, command, 300, ac.signal);
-        if (r.stdout) out.append(r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`);
-        if (r.stderr) out.append(r.stderr.split('\n').map((l, i, a) => (i === a.length - 1 && !l ? '' : `stderr: ${l}\n`)).join(''));
-        out.appendLine(`[exit code ${r.exit_code}${r.timed_out ? ', timed out' : ''}${r.duration_ms != null ? `, ${r.duration_ms} ms` : ''}]`);
-        out.appendLine('');
-        if (r.exit_code !== 0) void vscode.window.showWarningMessage(`“${command}” exited with code ${r.exit_code}${r.timed_out ? ' (timed out)' : ''}. See the OnMemOS Exec output.`);
-        return r;
-      } catch (e) {
-        out.appendLine(`[failed: ${e instanceof Error ? e.message : String(e)}]`);
-        if (token.isCancellationRequested) throw new vscode.CancellationError();
-        throw e;
-      } finally { sub.dispose(); }
-    }));
+  return act(s, `Execute “${command}”`, () => cancellableProgress(`Running “${command}”…`, async (signal) => {
+    out.show(true);
+    out.appendLine(`$ ${command}    [shuttle ${session.id}, ${new Date().toLocaleTimeString()}]`);
+    try {
+      const r = await s.connection.api.execute(session.id, command, 300, signal);
+      if (r.stdout) out.append(r.stdout.endsWith('\n') ? r.stdout : `${r.stdout}\n`);
+      if (r.stderr) out.append(r.stderr.split('\n').map((l, i, a) => (i === a.length - 1 && !l ? '' : `stderr: ${l}\n`)).join(''));
+      out.appendLine(`[exit code ${r.exit_code}${r.timed_out ? ', timed out' : ''}${r.duration_ms != null ? `, ${r.duration_ms} ms` : ''}]`);
+      out.appendLine('');
+      if (r.exit_code !== 0) void vscode.window.showWarningMessage(`“${command}” exited with code ${r.exit_code}${r.timed_out ? ' (timed out)' : ''}. See the OnMemOS Exec output.`);
+      return r;
+    } catch (e) {
+      out.appendLine(`[failed: ${e instanceof Error ? e.message : String(e)}]`);
+      throw e;
+    }
+  }));
+}
+
+// A notification with a Cancel button that aborts the request; a cancelled request ends as a
+// CancellationError, which act() does not report as a failure.
+function cancellableProgress<T>(title: string, fn: (signal: AbortSignal) => Promise<T>): Thenable<T> {
+  return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (_p, token) => {
+    const ac = new AbortController();
+    const sub = token.onCancellationRequested(() => ac.abort());
+    try {
+      return await fn(ac.signal);
+    } catch (e) {
+      if (token.isCancellationRequested) throw new vscode.CancellationError();
+      throw e;
+    } finally { sub.dispose(); }
+  });
 }
 
 export function registerShuttleCommands(s: Services): vscode.Disposable[] {
