@@ -10,7 +10,7 @@
 //   node supervisor.js --agent SOCKET
 import { unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { collect, runExec } from './exec';
+import { collect, execLimits, runExec } from './exec';
 import { LoginShellPool } from './login-pool';
 import type { ExecRequest } from './protocol';
 
@@ -56,7 +56,7 @@ export function runAgent(socket: string): void {
       if (!config) return send(res, 409, { error: { code: 'conflict', message: 'agent not configured yet' } });
       const r = await body<ExecRequest>(req);
       if (typeof r.command !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'command must be a string' } });
-      const limits = { command: r.command, timeout_seconds: Number(r.timeout_seconds) || 60, max_output_bytes: Number(r.max_output_bytes) || 1 << 20 };
+      const limits = execLimits(r);
       const started = performance.now();
       const prepared = pool?.take(r.command, r.env ?? {});
       if (prepared) return send(res, 200, await collect(prepared, limits, started));

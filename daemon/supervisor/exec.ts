@@ -91,6 +91,11 @@ export function spawnCaptured(cmd: Command, env: Record<string, string>, maxOutp
   return { child, out, err };
 }
 
+/** The request's limits with defaults (60 s, 1 MiB) for what is missing or not a number. */
+export function execLimits(r: ExecRequest): ExecRequest {
+  return { command: r.command, timeout_seconds: Number(r.timeout_seconds) || 60, max_output_bytes: Number(r.max_output_bytes) || 1 << 20 };
+}
+
 export function runExec(cmd: Command, req: ExecRequest, env: Record<string, string>): Promise<ExecResult> {
   const started = performance.now();
   return collect(spawnCaptured(cmd, env, req.max_output_bytes), req, started);
@@ -129,7 +134,7 @@ export function collect({ child, out, err }: Spawned, req: ExecRequest, started:
       finish();
     });
     const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
-      exitCode = code ?? (signal ? 128 + (signalNumber(signal) ?? 9) : 1);
+      exitCode = code ?? (signal ? 128 + (constants.signals[signal] ?? 9) : 1);
       // The pipes close when every holder is gone; a background job may keep them open.
       if (child.stdout.readableEnded && child.stderr.readableEnded) return finish();
       const t = setTimeout(finish, DRAIN_MS);
@@ -143,8 +148,4 @@ export function collect({ child, out, err }: Spawned, req: ExecRequest, started:
     if (child.exitCode !== null || child.signalCode !== null) onExit(child.exitCode, child.signalCode);
     else child.on('exit', onExit);
   });
-}
-
-function signalNumber(signal: NodeJS.Signals): number | undefined {
-  return constants.signals[signal];
 }

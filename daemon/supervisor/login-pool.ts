@@ -7,6 +7,7 @@
 // compared at take), so editing ~/.profile takes effect on the next command as with `bash -lc`.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
+import { shq } from '../providers/local/mounts';
 import { spawnCaptured, type Spawned } from './exec';
 
 /**
@@ -66,7 +67,7 @@ export class LoginShellPool {
     }
     // Refill once this command is done: a new login shell starting would compete with it for CPU.
     s.child.once('exit', () => setImmediate(() => this.fill()));
-    const exports = Object.entries(env).map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'\n`).join('');
+    const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}\n`).join('');
     s.child.stdin!.end(`${exports}\0${command}\0`);
     return s;
   }

@@ -3,7 +3,8 @@
 //   node dist/supervisor.js --agent SOCKET                                             the in-sandbox exec agent (agent.ts)
 // The agent never loads the supervisor's modules (node-pty is not reachable inside the sandbox).
 if (process.argv[2] === '--agent') {
-  (require('./agent') as typeof import('./agent')).runAgent(process.argv[3] ?? '/run/onmemos/run/agent.sock');
+  const agent = require('./agent') as typeof import('./agent');
+  agent.runAgent(process.argv[3] ?? agent.AGENT_SOCKET_INSIDE);
 } else {
   require('./server');
 }

@@ -22,7 +22,7 @@ import type { MountOp } from '../providers/local/mounts';
 import { MAX_SOCKET_PATH, poolDir, sandboxDir, SOCKET_NAME, STATE_NAME, storageDir } from '../providers/local/paths';
 import { call } from '../providers/local/rpc';
 import { agentBinds, basePlan, scratch, sessionLines, stageable, stageBinds, type Scratch, type SessionMount } from './stage';
-import { runExec } from './exec';
+import { execLimits, runExec } from './exec';
 import { sandboxEnv, sandboxUser } from './env';
 import type { Health, LaunchRequest, ExecRequest, SandboxMode, SupervisorState, Tools } from './protocol';
 import { Sandbox } from './sandbox';
@@ -222,9 +222,7 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readJson<ExecRequest>(req);
     if (typeof body.command !== 'string') throw new HttpError(400, 'invalid_request', 'command must be a string');
     const env = { ...baseEnv, ...(body.env ?? {}) };
-    return send(res, 200, await runExec(sandbox.enter(cwd, ['/bin/bash', '-lc', body.command]), {
-      command: body.command, timeout_seconds: Number(body.timeout_seconds) || 60, max_output_bytes: Number(body.max_output_bytes) || 1 << 20,
-    }, env));
+    return send(res, 200, await runExec(sandbox.enter(cwd, ['/bin/bash', '-lc', body.command]), execLimits(body), env));
   }
   if (key === 'GET /shells') return send(res, 200, { shells: shells.list() });
   throw new HttpError(404, 'not_found', `no route ${key}`);
