@@ -48,6 +48,7 @@ export class Sandbox {
       for (const w of this.exitWaiters.splice(0)) w();
     });
     if (proc.exitCode !== null || proc.signalCode !== null) this.exited = true;
+    proc.stdout!.on('data', (d: Buffer) => { this.out += d.toString(); this.poke(); });
   }
 
   get alive(): boolean {
@@ -121,7 +122,6 @@ export class Sandbox {
         check();
       });
     });
-    proc.stdout!.on('data', (d: Buffer) => { sb.out += d.toString(); sb.poke(); });
 
     let initPid: number;
     if (cfg.mode === 'bwrap') {
@@ -133,8 +133,7 @@ export class Sandbox {
       initPid = Number(children[0]);
       if (!initPid) throw new Error('unshare: no namespace init found');
     }
-    const sb = new Sandbox(cfg, proc, initPid);
-    return sb;
+    return new Sandbox(cfg, proc, initPid);
   }
 
   private out = '';

@@ -9,17 +9,14 @@
 // With --prestart {mode, userns, tools} an idle member already runs its sandbox (everything but the
 // session's storage, see stage.ts) and the exec agent inside it, and says `ready` only then; a launch
 // whose mount plan fits binds the session's storage into it (Sandbox.activate), else starts afresh.
-// Environment: ONMEMOS_SHELL_LINGER_SECONDS (default 600), ONMEMOS_SHELL_SCROLLBACK_BYTES (default 262144)
-// are defaults; the launch request's values win.
 import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { posix } from 'node:path';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
-import type { MountOp } from '../providers/local/mounts';
-import { MAX_SOCKET_PATH, poolDir, sandboxDir, SOCKET_NAME, STATE_NAME, storageDir } from '../providers/local/paths';
+import { normalize, type MountOp } from '../providers/local/mounts';
+import { MAX_SOCKET_PATH, poolDir, sandboxDir, SOCKET_NAME, STATE_NAME, storageRoot as storageRootOf } from '../providers/local/paths';
 import { call } from '../providers/local/rpc';
 import { agentBinds, basePlan, scratch, sessionLines, stageable, stageBinds, type Scratch, type SessionMount } from './stage';
 import { execLimits, runExec } from './exec';
@@ -37,11 +34,11 @@ const ownerPid = Number(argv['owner-pid']);
 let socket = join(poolDir(home), `${argv['pool-id']}.sock`);
 /** This member's scratch space until launch renames it to the sandbox dir. */
 let work: Scratch = scratch(join(poolDir(home), `${argv['pool-id']}`));
-const storageRoot = dirname(storageDir(home, 'x'));
+const storageRoot = storageRootOf(home);
 
-let reusedWarm = false;
 interface Prestarted { sandbox: Sandbox; mode: SandboxMode; base: string }
 let prestarted: Prestarted | undefined;
+let prestartError: string | undefined;
 
 let status: Health['status'] = 'idle';
 let launch: LaunchRequest | undefined;
@@ -127,9 +124,10 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
   status = 'running';
   launch = req;
   const user = sandboxUser();
+  let reusedWarm = false;
   try {
     const mounts: SessionMount[] = spec.mounts.map((m) => ({
-      src: req.sources[m.resource_id]!, dest: posix.normalize(m.mount_path).replace(/(.)\/$/, '$1'), ro: m.access_mode === 'RO',
+      src: req.sources[m.resource_id]!, dest: normalize(m.mount_path), ro: m.access_mode === 'RO',
     }));
     if (!stageable(mounts, storageRoot)) throw new Error('storage outside the storage root');
     makeScratch(work);
@@ -271,7 +269,6 @@ server.listen(socket, () => {
   // A warm sandbox that cannot start is no reason to fail: launch starts one itself (and says why).
   prestart(argv.prestart).catch((e: unknown) => { prestartError = String(e); }).finally(ready);
 });
-let prestartError: string | undefined;
 
 // An idle pool member belongs to one daemon: it leaves when that daemon (or its socket) is gone.
 const watchdog = setInterval(() => {

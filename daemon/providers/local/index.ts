@@ -18,8 +18,6 @@ import { call, SupervisorGone } from './rpc';
 import { openShellStream } from './shell-client';
 import { detect, type Capability, type SandboxChoice } from './tools';
 
-export { storageDir } from './paths';
-
 export type LocalLog = (event: string, fields?: Record<string, unknown>) => void;
 /** A structured logger (daemon/log.ts Logger fits) or a plain function. */
 export type LocalLogger = LocalLog | {

@@ -76,7 +76,8 @@ function isUnder(path: string, dir: string): boolean {
   return path === dir || path.startsWith(dir === '/' ? '/' : `${dir}/`);
 }
 
-function normalize(path: string): string {
+/** An absolute path without `..` or a trailing slash (throws otherwise). */
+export function normalize(path: string): string {
   const p = posix.normalize(path);
   if (!p.startsWith('/') || p.split('/').includes('..')) throw new Error(`mount path must be absolute: ${path}`);
   return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;

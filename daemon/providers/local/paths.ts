@@ -3,10 +3,14 @@
 // removed on terminate.
 import { join } from 'node:path';
 
+export function storageRoot(home: string): string {
+  return join(home, 'storage');
+}
+
 /** Backing directory of a vault (bucket) or drive (filestore): `<home>/storage/<resource_id>`. */
 export function storageDir(home: string, resource_id: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(resource_id)) throw new Error(`invalid resource id: ${resource_id}`);
-  return join(home, 'storage', resource_id);
+  return join(storageRoot(home), resource_id);
 }
 
 export function sandboxesRoot(home: string): string {
