@@ -1,18 +1,25 @@
-// The ptys of one shuttle. Each is a `bash -l` inside the sandbox (node-pty running nsenter), with
-// an id, a scrollback ring, at most one attached client (a WebSocket from the daemon) and a linger
-// timer while detached. Output bytes are passed through untouched (encoding: null), so UTF-8 split
-// across reads reaches the terminal intact.
+// The ptys of one shuttle. Each is a `bash -l` inside the sandbox, with an id, a scrollback ring,
+// at most one attached client (a WebSocket from the daemon) and a linger timer while detached.
+// Output bytes are passed through untouched, so UTF-8 split across reads reaches the terminal intact.
 //
-// The controlling tty: node-pty allocates its pty from the host's devpts, which the sandbox cannot
-// see (it has its own /dev and devpts instance), so ttyname() would fail ("not a tty"). Inside the
-// sandbox, util-linux `script` opens a second pty from the sandbox's own /dev/ptmx, runs the shell
-// on it and relays bytes and window sizes (SIGWINCH) between the two; `tty` then prints a
-// /dev/pts/N that exists inside. Host ptys stay unreachable: nothing of the host's devpts is mounted.
+// The controlling tty: the sandbox has its own /dev and devpts instance, so a pty opened here (on
+// the host's devpts) would be invisible inside (`tty` would say "not a tty"). Inside the sandbox,
+// util-linux `script` opens the pty from the sandbox's own /dev/ptmx and runs the shell on it; we
+// talk to `script` over plain pipes (its stdin is not a terminal, so it keeps ECHO on the pty and
+// relays bytes both ways). Pipes rather than a second pty: one tty layer fewer for every byte
+// (throughput and keystroke latency). The window size is set on the sandbox's pty itself: at start
+// by `stty` before the shell, on resize by a host `stty` on that pty reopened through
+// /proc/<pid>/fd/0 of the shell (the kernel then sends SIGWINCH to its foreground job).
+// Host ptys stay unreachable: nothing of the host's devpts is mounted. Without `script` (not
+// installed) the shell runs on a node-pty pty from the host instead, without a tty name inside.
+import { spawn as spawnChild } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { closeSync, constants as fsc, fstatSync, openSync, readlinkSync } from 'node:fs';
+import { constants } from 'node:os';
 import * as pty from 'node-pty';
 import type { RawData, WebSocket } from 'ws';
 import type { ShellInfo } from '../providers/types';
-import { killTree } from './exec';
+import { descendants, killTree } from './exec';
 import type { Sandbox } from './sandbox';
 
 /** Pause the pty while this many bytes are queued to the client, resume below LOW. */
@@ -38,12 +45,51 @@ export class Ring {
   }
 }
 
+/** A running shell process with a terminal: the `script` relay over pipes, or a node-pty pty. */
+interface Term {
+  readonly pid: number;
+  write(data: Buffer): void;
+  resize(cols: number, rows: number): void;
+  pause(): void;
+  resume(): void;
+}
+
+/** Unix98 pty slaves (/dev/pts/N) have majors 136–143. */
+const isPtySlave = (fd: number): boolean => {
+  const st = fstatSync(fd);
+  const major = Number(st.rdev) >> 8 & 0xfff;
+  return st.isCharacterDevice() && major >= 136 && major <= 143;
+};
+
+/**
+ * Set the window size of the sandbox pty that a process under `rootPid` has as its stdin (the
+ * shell `script` started): reopened through /proc (O_NOCTTY: it must not become our controlling
+ * tty), checked to really be a pty slave, then `stty` on it.
+ */
+function resizeSandboxPty(rootPid: number, cols: number, rows: number): boolean {
+  for (const pid of descendants(rootPid)) {
+    let fd: number | undefined;
+    try {
+      if (!readlinkSync(`/proc/${pid}/fd/0`).startsWith('/dev/pts/')) continue;
+      fd = openSync(`/proc/${pid}/fd/0`, fsc.O_RDWR | fsc.O_NOCTTY | fsc.O_NONBLOCK);
+      if (!isPtySlave(fd)) continue;
+      spawnChild('stty', ['cols', String(cols), 'rows', String(rows)], { stdio: [fd, 'ignore', 'ignore'] }).on('error', () => undefined);
+      return true;
+    } catch {
+      continue; // gone meanwhile, or not ours to open
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+  return false;
+}
+
 interface Shell {
   id: string;
   created_at: string;
   cols: number;
   rows: number;
-  pty: pty.IPty;
+  pty: Term;
   ring: Ring;
   client?: WebSocket;
   linger?: NodeJS.Timeout;
@@ -119,30 +165,54 @@ export class Shells {
   }
 
   private spawn(cols: number, rows: number): Shell {
-    const { script } = this.sandbox.cfg.tools;
-    // script: -q quiet, -e the shell's exit code, -f flush; its typescript goes to /dev/null.
-    const argv = script ? [script, '-qefc', 'exec /bin/bash -l', '/dev/null'] : ['/bin/bash', '-l'];
-    const { file, args } = this.sandbox.enter(this.opts.cwd, argv);
-    const p = pty.spawn(file, args, {
-      name: 'xterm-256color', cols, rows, cwd: '/', encoding: null,
-      env: { ...this.opts.env, TERM: 'xterm-256color', SHELL: '/bin/bash' },
-    } as pty.IPtyForkOptions);
     const shell: Shell = {
-      id: `sh-${randomBytes(6).toString('hex')}`, created_at: new Date().toISOString(), cols, rows, pty: p,
+      id: `sh-${randomBytes(6).toString('hex')}`, created_at: new Date().toISOString(), cols, rows, pty: undefined as unknown as Term,
       ring: new Ring(this.opts.scrollbackBytes), pausedByClient: false, pausedByBuffer: false, queued: 0,
     };
-    this.shells.set(shell.id, shell);
-    p.onData((data: string | Buffer) => {
-      const chunk = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    const onData = (chunk: Buffer) => {
       shell.ring.push(chunk);
       if (shell.client) this.sendData(shell, chunk);
-    });
-    p.onExit(({ exitCode, signal }) => {
-      shell.exitCode = signal ? 128 + signal : exitCode;
+    };
+    const onExit = (code: number) => {
+      shell.exitCode = code;
       if (shell.client) this.sendExit(shell);
       // Unattached: keep it (scrollback + exit code) until the linger window ends.
-    });
+    };
+    const env = { ...this.opts.env, TERM: 'xterm-256color', SHELL: '/bin/bash' };
+    shell.pty = this.sandbox.cfg.tools.script ? this.relay(cols, rows, env, onData, onExit) : this.hostPty(cols, rows, env, onData, onExit);
+    this.shells.set(shell.id, shell);
     return shell;
+  }
+
+  /** `script` inside the sandbox over pipes (see the top of this file). */
+  private relay(cols: number, rows: number, env: Record<string, string>, onData: (b: Buffer) => void, onExit: (code: number) => void): Term {
+    // script: -q quiet, -e the shell's exit code, -f flush; its typescript goes to /dev/null.
+    // cols/rows are validated integers (resize and the upgrade's query both check them).
+    const inner = `stty cols ${cols} rows ${rows} 2>/dev/null; exec /bin/bash -l`;
+    const { file, args } = this.sandbox.enter(this.opts.cwd, [this.sandbox.cfg.tools.script!, '-qefc', inner, '/dev/null']);
+    const child = spawnChild(file, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: '/', env, detached: true });
+    child.stdin.on('error', () => undefined);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', (e) => { onData(Buffer.from(`onmemos: cannot start the shell: ${e.message}\r\n`)); onExit(127); });
+    // 'close': exited and both pipes drained (only script holds them), so no output follows the exit event.
+    child.on('close', (code, signal) => onExit(signal ? 128 + (constants.signals[signal] ?? 9) : code ?? 1));
+    return {
+      pid: child.pid ?? 0,
+      write: (data) => { if (child.stdin.writable) child.stdin.write(data); },
+      resize: (c, r) => { if (child.pid) resizeSandboxPty(child.pid, c, r); },
+      pause: () => { child.stdout.pause(); child.stderr.pause(); },
+      resume: () => { child.stdout.resume(); child.stderr.resume(); },
+    };
+  }
+
+  /** Without `script`: a host pty (node-pty) around nsenter; `tty` inside has no name. */
+  private hostPty(cols: number, rows: number, env: Record<string, string>, onData: (b: Buffer) => void, onExit: (code: number) => void): Term {
+    const { file, args } = this.sandbox.enter(this.opts.cwd, ['/bin/bash', '-l']);
+    const p = pty.spawn(file, args, { name: 'xterm-256color', cols, rows, cwd: '/', encoding: null, env } as pty.IPtyForkOptions);
+    p.onData((data: string | Buffer) => onData(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
+    p.onExit(({ exitCode, signal }) => onExit(signal ? 128 + signal : exitCode));
+    return { pid: p.pid, write: (d) => p.write(d as unknown as string), resize: (c, r) => p.resize(c, r), pause: () => p.pause(), resume: () => p.resume() };
   }
 
   private sendData(shell: Shell, chunk: Buffer): void {
