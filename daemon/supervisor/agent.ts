@@ -10,70 +10,53 @@
 //   node supervisor.js --agent SOCKET
 import { unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { fail, HttpError, readJson, send } from './http';
 import { collect, execLimits, runExec } from './exec';
+import { baseEnv, sandboxUser } from './env';
 import { LoginShellPool } from './login-pool';
 import type { ExecRequest } from './protocol';
 
 export const AGENT_SOCKET_INSIDE = '/run/onmemos/run/agent.sock';
 
-async function body<T>(req: IncomingMessage): Promise<T> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > 4 << 20) throw Object.assign(new Error('request too large'), { status: 413 });
-    chunks.push(c as Buffer);
-  }
-  return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as T;
-}
-
-function send(res: ServerResponse, code: number, value: unknown): void {
-  const text = JSON.stringify(value);
-  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 export function runAgent(socket: string): void {
   // What `ps` inside the sandbox shows (comm too): a sandbox process, not the host's node.
   process.title = 'onmemos-agent';
   let config: { cwd: string; env: Record<string, string> } | undefined;
-  let pool: LoginShellPool | undefined;
+  // Login shells for the first commands, started while the sandbox is still warm (see login-pool.ts).
+  const pool = new LoginShellPool({ cwd: '/', env: baseEnv(sandboxUser()) });
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const key = `${req.method} ${req.url}`;
     if (key === 'GET /health') return send(res, 200, { status: config ? 'configured' : 'waiting', pid: process.pid });
     if (key === 'POST /configure') {
-      const c = await body<{ cwd?: unknown; env?: unknown }>(req);
+      const c = await readJson<{ cwd?: unknown; env?: unknown }>(req);
       if (typeof c.cwd !== 'string' || !c.env || typeof c.env !== 'object') {
         return send(res, 400, { error: { code: 'invalid_request', message: 'cwd and env required' } });
       }
       config = { cwd: c.cwd, env: c.env as Record<string, string> };
-      pool?.close();
-      pool = new LoginShellPool(config);
-      pool.fill();
-      return send(res, 200, { ok: true });
+      pool.adopt(config);
+      send(res, 200, { ok: true });
+      return void setImmediate(() => pool.fill());
     }
     if (key === 'POST /exec') {
       if (!config) return send(res, 409, { error: { code: 'conflict', message: 'agent not configured yet' } });
-      const r = await body<ExecRequest>(req);
+      const r = await readJson<ExecRequest>(req);
       if (typeof r.command !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'command must be a string' } });
       const limits = execLimits(r);
       const started = performance.now();
-      const prepared = pool?.take(r.command, r.env ?? {});
+      const prepared = pool.take(r.command, r.env ?? {});
       if (prepared) return send(res, 200, await collect(prepared, limits, started));
       return send(res, 200, await runExec({ file: '/bin/bash', args: ['-lc', r.command], cwd: config.cwd }, limits, { ...config.env, ...(r.env ?? {}) }));
     }
     send(res, 404, { error: { code: 'not_found', message: `no route ${key}` } });
   };
   const server = createServer((req, res) => {
-    route(req, res).catch((e: Error & { status?: number }) => {
-      if (!res.headersSent) send(res, e.status ?? 400, { error: { code: e.status === 413 ? 'payload_too_large' : 'invalid_request', message: e.message } });
-      else res.destroy();
-    });
+    route(req, res).catch((e: Error) => fail(res, e, new HttpError(500, 'internal', e.message)));
   });
   server.keepAliveTimeout = 60_000;
   try { unlinkSync(socket); } catch { /* fresh */ }
   // Warm the spawn path and this module's JIT before a session's first command needs them.
   server.listen(socket, () => {
+    pool.fill();
     void runExec({ file: '/bin/bash', args: ['-c', 'true'], cwd: '/' }, { command: 'true', timeout_seconds: 5, max_output_bytes: 1024 }, { PATH: '/usr/bin:/bin' });
   });
   // Leave with the sandbox: PID 1 dying takes us along anyway; a closed stdin is the other signal.

@@ -17,15 +17,17 @@ export function sandboxUser(): SandboxUser {
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** What every command and shell of `user` starts with, before anything about the session is known. */
+export function baseEnv(user: SandboxUser): Record<string, string> {
+  return { PATH: DEFAULT_PATH, HOME: user.home, USER: user.name, LOGNAME: user.name, SHELL: '/bin/bash', TERM: 'dumb', LANG: 'C.UTF-8' };
+}
+
+/** The variables sandboxEnv adds to baseEnv for a session without env of its own. */
+export const SESSION_KEYS = ['HOSTNAME', 'ONMEMOS_SESSION_ID', 'ONMEMOS_SANDBOX_NAME', 'ONMEMOS_WORKSPACE_ID'] as const;
+
 export function sandboxEnv(spec: LaunchSpec, user: SandboxUser): Record<string, string> {
   return {
-    PATH: DEFAULT_PATH,
-    HOME: user.home,
-    USER: user.name,
-    LOGNAME: user.name,
-    SHELL: '/bin/bash',
-    TERM: 'dumb',
-    LANG: 'C.UTF-8',
+    ...baseEnv(user),
     HOSTNAME: spec.sandbox_name,
     ONMEMOS_SESSION_ID: spec.session_id,
     ONMEMOS_SANDBOX_NAME: spec.sandbox_name,

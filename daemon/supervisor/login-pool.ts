@@ -5,9 +5,15 @@
 // profile, the same process group and pipes as `bash -lc`, without waiting for the start.
 // A prepared shell is used only while the login files it read are unchanged (their mtimes are
 // compared at take), so editing ~/.profile takes effect on the next command as with `bash -lc`.
+// The agent starts its pool before the session is known (a warm sandbox: cwd /, the user's base
+// environment). When the session comes (adopt), shells started that way stay usable only if the
+// session adds nothing but its own ids (SESSION_KEYS) to that environment: they then change to the
+// session's directory and export those ids before the command; a session with env of its own
+// gets freshly started shells, so its login files see its environment exactly as `bash -lc` would.
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { shq } from '../providers/local/mounts';
+import { SESSION_KEYS } from './env';
 import { spawnCaptured, type Spawned } from './exec';
 
 /**
@@ -20,15 +26,37 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 interface Prepared extends Spawned {
   signature: string;
+  /** Shell text run before the command (a shell started before the session: cd and the session's ids). */
+  preface: string;
+}
+
+export interface LoginConfig {
+  cwd: string;
+  env: Record<string, string>;
 }
 
 export class LoginShellPool {
   private ready: Prepared[] = [];
 
   constructor(
-    private readonly config: { cwd: string; env: Record<string, string> },
+    private config: LoginConfig,
     private readonly size = 2,
   ) {}
+
+  /**
+   * The session is known: keep the shells started for the warm sandbox when `session` only adds its
+   * ids to their environment (they get a preface), else end them. Refills use `session` from now on.
+   */
+  adopt(session: LoginConfig): void {
+    const before = this.config.env;
+    const extra = Object.keys(session.env).filter((k) => !(k in before));
+    const fits = Object.entries(before).every(([k, v]) => session.env[k] === v)
+      && extra.every((k) => (SESSION_KEYS as readonly string[]).includes(k));
+    const preface = `builtin cd -- ${shq(session.cwd)} || exit 1; unset OLDPWD\n${extra.map((k) => `export ${k}=${shq(session.env[k]!)}\n`).join('')}`;
+    this.config = session;
+    if (!fits) return this.close();
+    for (const s of this.ready) s.preface = preface + s.preface;
+  }
 
   /** mtimes of the files a login shell reads (a change means prepared shells are stale). */
   private signature(): string {
@@ -42,6 +70,7 @@ export class LoginShellPool {
       const signature = this.signature();
       const s = spawnCaptured({ file: '/bin/bash', args: ['-lc', WAITER], cwd: this.config.cwd }, this.config.env, 1 << 20, 'pipe') as Prepared;
       s.signature = signature;
+      s.preface = '';
       s.child.on('error', () => { this.ready = this.ready.filter((x) => x !== s); });
       s.child.on('exit', () => { this.ready = this.ready.filter((x) => x !== s); });
       s.child.stdin?.on('error', () => undefined);
@@ -68,7 +97,7 @@ export class LoginShellPool {
     // Refill once this command is done: a new login shell starting would compete with it for CPU.
     s.child.once('exit', () => setImmediate(() => this.fill()));
     const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}\n`).join('');
-    s.child.stdin!.end(`${exports}\0${command}\0`);
+    s.child.stdin!.end(`${s.preface}${exports}\0${command}\0`);
     return s;
   }
 

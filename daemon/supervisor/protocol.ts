@@ -23,6 +23,8 @@ export interface Tools {
   setpriv: string;
   /** util-linux `script`: gives shells a pty from the sandbox's own devpts (a real ttyname). */
   script?: string;
+  /** perl: the session's mounts in one process (stage.ts sessionLines); without it, a program per step. */
+  perl?: string;
 }
 
 export interface LaunchRequest {

@@ -12,6 +12,7 @@
 import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { fail, HttpError, readJson, send } from './http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WebSocketServer } from 'ws';
@@ -49,10 +50,6 @@ let cwd = '/';
 let baseEnv: Record<string, string> = {};
 let startedAt: string | undefined;
 
-class HttpError extends Error {
-  constructor(readonly status: number, readonly code: string, message: string) { super(message); }
-}
-
 function log(event: string, fields: Record<string, unknown> = {}): void {
   if (!dir) return;
   try { appendFileSync(join(dir, 'supervisor.log'), `${JSON.stringify({ t: new Date().toISOString(), event, ...fields })}\n`); } catch { /* best effort */ }
@@ -63,25 +60,6 @@ function health(): Health {
     status, pid: process.pid, sandbox_name: launch?.spec.sandbox_name, session_id: launch?.spec.session_id,
     mode: launch?.mode, init_pid: sandbox?.initPid, expires_at: launch?.spec.expires_at, started_at: startedAt,
   };
-}
-
-async function readJson<T>(req: IncomingMessage): Promise<T> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > 4 << 20) throw new HttpError(413, 'payload_too_large', 'request too large');
-    chunks.push(c as Buffer);
-  }
-  try { return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as T; } catch {
-    throw new HttpError(400, 'invalid_request', 'malformed JSON');
-  }
-}
-
-function send(res: ServerResponse, code: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
 }
 
 function makeScratch(s: Scratch): void {
@@ -146,7 +124,7 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
     dir = target;
     renameSync(socket, newSocket);
     socket = newSocket;
-    await sandbox.activate(sessionLines(spec.sandbox_name, mounts));
+    await sandbox.activate(sessionLines(spec.sandbox_name, mounts, req.tools.perl));
   } catch (err) {
     log('launch_failed', { error: String(err), prestart_error: prestartError });
     setImmediate(() => void shutdown('launch failed'));
@@ -228,10 +206,8 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
 
 const server = createServer((req, res) => {
   route(req, res).catch((err: unknown) => {
-    const e = err instanceof HttpError ? err : new HttpError(500, 'internal', String((err as Error)?.message ?? err));
     if (!(err instanceof HttpError)) log('error', { error: String((err as Error)?.stack ?? err) });
-    if (!res.headersSent) send(res, e.status, { error: { code: e.code, message: e.message } });
-    else res.destroy();
+    fail(res, err, new HttpError(500, 'internal', String((err as Error)?.message ?? err)));
   });
 });
 server.keepAliveTimeout = 60_000;

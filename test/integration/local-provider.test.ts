@@ -3,11 +3,12 @@
 import { killShuttles } from '../helpers/shuttles.mjs';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalComputeProvider } from '../../daemon/providers/local';
 import { sandboxDir, statePath, storageDir } from '../../daemon/providers/local/paths';
+import { detect } from '../../daemon/providers/local/tools';
 import type { ExecOptions, LaunchSpec } from '../../daemon/providers/types';
 import { ensureSupervisorBuilt, mount, spec, tempHome } from './local-provider.fixture';
 
@@ -56,7 +57,8 @@ for (const mode of ['bwrap', 'unshare'] as const) {
     });
 
     it('keeps the host system read-only and hides the daemon home', async () => {
-      const r = await run(`touch /usr/onmemos-probe; touch /etc/onmemos-probe; cat ${join(home, 'admin.key')}; ls ${home}; mount -o remount,rw / && echo REMOUNTED`);
+      const r = await run(`mkdir /onmemos-probe; touch /usr/onmemos-probe; touch /etc/onmemos-probe; cat ${join(home, 'admin.key')}; ls ${home}; mount -o remount,rw / && echo REMOUNTED`);
+      assert.match(r.stderr, /mkdir: cannot create directory .\/onmemos-probe.: Read-only file system/);
       assert.match(r.stderr, /\/usr\/onmemos-probe': Read-only file system/);
       assert.match(r.stderr, /\/etc\/onmemos-probe': Read-only file system/);
       assert.doesNotMatch(r.stdout, /TOP-SECRET|REMOUNTED|storage|sandboxes/);
@@ -118,6 +120,10 @@ for (const mode of ['bwrap', 'unshare'] as const) {
       assert.equal(r.truncated, false);
       assert.ok(r.duration_ms > 0);
       assert.equal((await run('shopt -q login_shell && echo login')).stdout, 'login\n');
+      // The first commands may run in login shells started before the session was known (login-pool.ts):
+      // they must look exactly like a fresh `bash -lc` in this session.
+      assert.equal((await run('echo "$(hostname)|$HOSTNAME|$ONMEMOS_SANDBOX_NAME|$PWD|${OLDPWD-unset}"')).stdout,
+        `${s.sandbox_name}|${s.sandbox_name}|${s.sandbox_name}|/workspace|unset\n`);
       assert.equal((await run('printf "\\xe2\\x82\\xac\\xf0\\x9f\\x9a\\x80"')).stdout, '€🚀');
     });
 
@@ -174,3 +180,71 @@ for (const mode of ['bwrap', 'unshare'] as const) {
     });
   });
 }
+
+describe('local provider: a fresh shuttle from the warm pool', () => {
+  let home: string;
+  before(() => {
+    ensureSupervisorBuilt();
+    home = tempHome();
+  });
+  after(() => (killShuttles(home), rmSync(home, { recursive: true, force: true })));
+
+  /** Launch from a warm pool member, run `probes` as the first commands, check the mounts, terminate. */
+  async function firstCommands(provider: LocalComputeProvider, extra: Partial<LaunchSpec> = {}): Promise<{ s: LaunchSpec; out: string[] }> {
+    await provider.warm();
+    const s = spec([mount('vault-w', '/workspace'), mount('drive-w', '/mnt/deep/data', 'RO', 'filestore')], extra);
+    await provider.launch(s);
+    try {
+      const probe = 'echo "$(hostname)|$HOSTNAME|$ONMEMOS_SESSION_ID|$PWD|${OLDPWD-unset}|${FOO-unset}|$(id -u)"';
+      const out = [];
+      // Two at once and one after: the warm member's prepared login shells, then a refilled one.
+      out.push(...(await Promise.all([probe, probe].map((c) => provider.execute(s, { command: c, timeout_seconds: 10, max_output_bytes: 4096 })))).map((r) => r.stdout));
+      out.push((await provider.execute(s, { command: probe, timeout_seconds: 10, max_output_bytes: 4096 })).stdout);
+      const fs = await provider.execute(s, {
+        command: 'echo w > /workspace/w && echo ok; echo x > /mnt/deep/data/x; mkdir /probe; ls -A /run/onmemos/stage | wc -l; touch /run/onmemos/run/x',
+        timeout_seconds: 10, max_output_bytes: 4096,
+      });
+      assert.equal(fs.stdout, 'ok\n0\n');
+      assert.match(fs.stderr, /\/mnt\/deep\/data\/x: Read-only file system/);
+      assert.match(fs.stderr, /directory .\/probe.: Read-only file system/);
+      assert.match(fs.stderr, /\/run\/onmemos\/run\/x': Read-only file system/);
+      return { s, out };
+    } finally {
+      await provider.terminate(s);
+    }
+  }
+
+  it('its first commands (login shells started before the session was known) look like a fresh bash -lc in the session', async () => {
+    const provider = new LocalComputeProvider({ home, poolSize: 1 });
+    try {
+      const { s, out } = await firstCommands(provider);
+      const uid = process.getuid!();
+      for (const o of out) assert.equal(o, `${s.sandbox_name}|${s.sandbox_name}|${s.session_id}|/workspace|unset|unset|${uid}\n`);
+      // A session with env of its own gets login shells started with it.
+      const withEnv = await firstCommands(provider, { env: { FOO: 'from the template' } });
+      for (const o of withEnv.out) assert.equal(o, `${withEnv.s.sandbox_name}|${withEnv.s.sandbox_name}|${withEnv.s.session_id}|/workspace|unset|from the template|${uid}\n`);
+    } finally {
+      await provider.close();
+    }
+  });
+
+  it('without perl, the setup runs a program per step with the same result', async () => {
+    // A PATH with every program of this machine's PATH but perl; not under /tmp or the home: the setup
+    // shell uses it inside the sandbox, where those are private or hidden.
+    const bin = mkdtempSync('/var/tmp/onmemos-no-perl-');
+    for (const dir of (process.env.PATH ?? '').split(':')) {
+      let names: string[];
+      try { names = readdirSync(dir); } catch { continue; }
+      for (const n of names) if (!n.startsWith('perl') && !existsSync(join(bin, n))) symlinkSync(join(dir, n), join(bin, n));
+    }
+    const provider = new LocalComputeProvider({ home, poolSize: 1, env: { ...process.env, PATH: bin } });
+    assert.equal((await detect('auto', bin)).tools.perl, undefined, 'the provider sees no perl');
+    try {
+      const { s, out } = await firstCommands(provider);
+      assert.equal(out[0], `${s.sandbox_name}|${s.sandbox_name}|${s.session_id}|/workspace|unset|unset|${process.getuid!()}\n`);
+    } finally {
+      await provider.close();
+      rmSync(bin, { recursive: true, force: true });
+    }
+  });
+});

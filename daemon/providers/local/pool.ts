@@ -21,8 +21,14 @@ export interface SpawnOptions {
 const READY_TIMEOUT_MS = 15_000;
 const REFILL_DELAY_MS = 50;
 
-/** Start one idle supervisor, detached in its own session; resolves with its socket when it listens. */
-export function spawnSupervisor(opts: SpawnOptions): Promise<string> {
+/** An idle supervisor: its socket and pid. */
+export interface Member {
+  socket: string;
+  pid: number;
+}
+
+/** Start one idle supervisor, detached in its own session; resolves once it listens. */
+export function spawnSupervisor(opts: SpawnOptions): Promise<Member> {
   const dir = poolDir(opts.home);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const id = randomBytes(6).toString('hex');
@@ -32,7 +38,7 @@ export function spawnSupervisor(opts: SpawnOptions): Promise<string> {
   const child = spawn(opts.nodePath, args, {
     detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env, cwd: '/',
   });
-  return new Promise<string>((resolve, reject) => {
+  return new Promise<Member>((resolve, reject) => {
     let out = '';
     let err = '';
     const timer = setTimeout(() => done(new Error('supervisor did not start in time')), READY_TIMEOUT_MS);
@@ -45,7 +51,7 @@ export function spawnSupervisor(opts: SpawnOptions): Promise<string> {
       if (e) {
         try { child.kill('SIGKILL'); } catch { /* gone */ }
         reject(e);
-      } else resolve(socket);
+      } else resolve({ socket, pid: child.pid! });
     };
     child.on('error', (e) => done(e));
     child.on('exit', (code) => done(new Error(`supervisor exited (${code}) before it was ready: ${err.trim().slice(-2000)}`)));
@@ -57,8 +63,17 @@ export function spawnSupervisor(opts: SpawnOptions): Promise<string> {
   });
 }
 
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export class SupervisorPool {
-  private readonly ready: string[] = [];
+  private readonly ready: Member[] = [];
   private filling = 0;
   private closed = false;
   private refillTimer: NodeJS.Timeout | undefined;
@@ -81,12 +96,13 @@ export class SupervisorPool {
   /** A ready idle supervisor's socket: from the pool when one is warm, else a fresh one (no warm sandbox). */
   async take(): Promise<string> {
     while (this.ready.length) {
-      const socket = this.ready.shift()!;
+      const m = this.ready.shift()!;
       // A member can die while idle (killed, its warm sandbox gone) and leave its socket file behind:
-      // ask it (a millisecond over the Unix socket) rather than hand a dead one to a launch (503).
-      if (existsSync(socket) && await call(socket, 'GET', '/health', undefined, 1000).then(() => true, () => false)) return socket;
+      // check it is still there rather than hand a dead one to a launch (503). An idle member exits
+      // when its warm sandbox does, so a live pid means a usable member.
+      if (existsSync(m.socket) && isAlive(m.pid)) return m.socket;
     }
-    return spawnSupervisor({ ...this.opts, prestart: undefined });
+    return (await spawnSupervisor({ ...this.opts, prestart: undefined })).socket;
   }
 
   /**
@@ -103,9 +119,12 @@ export class SupervisorPool {
   fill(): void {
     while (!this.closed && this.ready.length + this.filling < this.size) {
       this.filling++;
-      spawnSupervisor(this.opts).then((socket) => {
-        if (this.closed) void call(socket, 'POST', '/exit').catch(() => {});
-        else this.ready.push(socket);
+      spawnSupervisor(this.opts).then(async (m) => {
+        if (this.closed) return void call(m.socket, 'POST', '/exit').catch(() => {});
+        // One request now opens the kept-alive connection and warms the member's request path, so
+        // the launch that takes it does not pay for either.
+        await call(m.socket, 'GET', '/health', undefined, 5000).catch(() => undefined);
+        this.ready.push(m);
       }, this.onError).finally(() => { this.filling--; });
     }
   }
@@ -121,6 +140,6 @@ export class SupervisorPool {
     this.closed = true;
     if (this.refillTimer) clearTimeout(this.refillTimer);
     const members = this.ready.splice(0);
-    await Promise.all(members.map((s) => call(s, 'POST', '/exit', undefined, 2000).catch(() => {})));
+    await Promise.all(members.map((m) => call(m.socket, 'POST', '/exit', undefined, 2000).catch(() => {})));
   }
 }

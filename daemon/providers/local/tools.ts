@@ -80,13 +80,14 @@ async function detectUncached(choice: SandboxChoice, path: string | undefined): 
       { missing: [!nsenter && 'nsenter', !setpriv && 'setpriv'].filter(Boolean) });
   }
   const script = which('script', path);
+  const perl = which('perl', path);
   const problems: string[] = [];
   if (choice === 'auto' || choice === 'bwrap') {
     const bwrap = which('bwrap', path);
     if (!bwrap) problems.push('bwrap: not installed');
     else {
       const p = await probeBwrap(bwrap);
-      if (p.ok) return { mode: 'bwrap', userns: p.userns, tools: { bwrap, nsenter, setpriv, script } };
+      if (p.ok) return { mode: 'bwrap', userns: p.userns, tools: { bwrap, nsenter, setpriv, script, perl } };
       problems.push(`bwrap: ${p.output || 'cannot create namespaces'}`);
     }
   }
@@ -95,7 +96,7 @@ async function detectUncached(choice: SandboxChoice, path: string | undefined): 
     if (!unshare) problems.push('unshare: not installed');
     else {
       const p = await probeUnshare(unshare);
-      if (p.ok) return { mode: 'unshare', userns: true, tools: { unshare, nsenter, setpriv, script } };
+      if (p.ok) return { mode: 'unshare', userns: true, tools: { unshare, nsenter, setpriv, script, perl } };
       problems.push(`unshare: ${p.output || 'cannot create namespaces'}`);
     }
   }
