@@ -7,12 +7,13 @@
 // Environment (read when the option is not given): ONMEMOS_SANDBOX=auto|bwrap|unshare,
 // ONMEMOS_LOCAL_POOL_SIZE (idle supervisors kept warm, default 2; 0 disables),
 // ONMEMOS_SHELL_LINGER_SECONDS (default 600), ONMEMOS_SHELL_SCROLLBACK_BYTES (default 262144).
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rm, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ApiError, badRequest, conflict } from '../../errors';
 import type { Health, LaunchRequest, SupervisorState } from '../../supervisor/protocol';
 import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellStream } from '../types';
-import { agentSocketPath, MAX_SOCKET_PATH, sandboxDir, socketPath, statePath, storageDir } from './paths';
+import { agentSocketPath, endedDir, MAX_SOCKET_PATH, sandboxDir, socketPath, statePath, storageDir } from './paths';
 import { SupervisorPool } from './pool';
 import { call, SupervisorGone } from './rpc';
 import { openShellStream } from './shell-client';
@@ -84,6 +85,8 @@ export class LocalComputeProvider implements ComputeProvider {
       prestart: () => (this.cap ? JSON.stringify(this.cap) : undefined),
     }, size, (e) => this.log('local.pool_spawn_failed', { error: String(e) }));
     SupervisorPool.sweep(this.home);
+    // Scratch dirs a stopped daemon did not finish removing.
+    rm(endedDir(this.home), { recursive: true, force: true }, () => undefined);
   }
 
   private async capability(): Promise<Capability> {
@@ -163,8 +166,27 @@ export class LocalComputeProvider implements ComputeProvider {
       }
       this.log('local.terminate_forced', { sandbox_name: session.sandbox_name, error: String(e) });
     }
-    rmSync(dir, { recursive: true, force: true });
+    this.discard(dir, session.sandbox_name);
     this.log('local.terminated', { sandbox_name: session.sandbox_name });
+  }
+
+  /**
+   * The scratch dir leaves `sandboxes/` at once (a rename: the name is free, nothing lists it) and is
+   * removed in the background, off the terminate path and the event loop. The supervisor removes
+   * it too once it answered; whichever comes first wins.
+   */
+  private discard(dir: string, name: string): void {
+    const ended = endedDir(this.home);
+    const trash = `${ended}/${name}-${randomBytes(4).toString('hex')}`;
+    try {
+      mkdirSync(ended, { recursive: true, mode: 0o700 });
+      renameSync(dir, trash);
+    } catch {
+      // Already gone (the supervisor was quicker), or .ended was being swept: remove it in place.
+      if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    rm(trash, { recursive: true, force: true }, () => undefined);
   }
 
   async isAlive(session: SessionRef): Promise<boolean> {

@@ -28,6 +28,11 @@ export function poolDir(home: string): string {
   return join(sandboxesRoot(home), '.pool');
 }
 
+/** Ended sandboxes' scratch dirs, renamed here at terminate and removed in the background. */
+export function endedDir(home: string): string {
+  return join(sandboxesRoot(home), '.ended');
+}
+
 export const SOCKET_NAME = 'supervisor.sock';
 export const STATE_NAME = 'state.json';
 

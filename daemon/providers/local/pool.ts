@@ -74,6 +74,7 @@ function isAlive(pid: number): boolean {
 
 export class SupervisorPool {
   private readonly ready: Member[] = [];
+  private readonly waiters: Array<(joined: boolean) => void> = [];
   private filling = 0;
   private closed = false;
   private refillTimer: NodeJS.Timeout | undefined;
@@ -95,14 +96,28 @@ export class SupervisorPool {
 
   /** A ready idle supervisor's socket: from the pool when one is warm, else a fresh one (no warm sandbox). */
   async take(): Promise<string> {
-    while (this.ready.length) {
-      const m = this.ready.shift()!;
-      // A member can die while idle (killed, its warm sandbox gone) and leave its socket file behind:
-      // check it is still there rather than hand a dead one to a launch (503). An idle member exits
-      // when its warm sandbox does, so a live pid means a usable member.
-      if (existsSync(m.socket) && isAlive(m.pid)) return m.socket;
+    for (;;) {
+      while (this.ready.length) {
+        const m = this.ready.shift()!;
+        // A member can die while idle (killed, its warm sandbox gone) and leave its socket file behind:
+        // check it is still there rather than hand a dead one to a launch (503). An idle member exits
+        // when its warm sandbox does, so a live pid means a usable member.
+        if (existsSync(m.socket) && isAlive(m.pid)) return m.socket;
+      }
+      // Launches faster than the pool refills: a member already booting is ready sooner than a new
+      // cold one (and starting both would make them compete for the CPU).
+      if (!this.filling || this.closed || !(await this.nextMember())) break;
     }
     return (await spawnSupervisor({ ...this.opts, prestart: undefined })).socket;
+  }
+
+  /** Resolves true when a booting member joined the pool, false when none did (failed, closed). */
+  private nextMember(): Promise<boolean> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private wake(joined: boolean): void {
+    for (const w of this.waiters.splice(0)) w(joined);
   }
 
   /**
@@ -125,7 +140,10 @@ export class SupervisorPool {
         // the launch that takes it does not pay for either.
         await call(m.socket, 'GET', '/health', undefined, 5000).catch(() => undefined);
         this.ready.push(m);
-      }, this.onError).finally(() => { this.filling--; });
+      }, this.onError).finally(() => {
+        this.filling--;
+        this.wake(this.ready.length > 0);
+      });
     }
   }
 
@@ -138,6 +156,7 @@ export class SupervisorPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.wake(false);
     if (this.refillTimer) clearTimeout(this.refillTimer);
     const members = this.ready.splice(0);
     await Promise.all(members.map((m) => call(m.socket, 'POST', '/exit', undefined, 2000).catch(() => {})));
