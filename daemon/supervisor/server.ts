@@ -103,6 +103,7 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
   launch = req;
   const user = sandboxUser();
   let reusedWarm = false;
+  let agentError: string | undefined;
   try {
     const mounts: SessionMount[] = spec.mounts.map((m) => ({
       src: req.sources[m.resource_id]!, dest: normalize(m.mount_path), ro: m.access_mode === 'RO',
@@ -118,26 +119,28 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
       if (warm) await warm.sandbox.kill();
       sandbox = await startSandbox(req.mode, req.userns, req.tools, base, spec.sandbox_name);
     }
+    await sandbox.activate(sessionLines(spec.sandbox_name, mounts, req.tools.perl));
+    cwd = spec.mounts[0]?.mount_path ?? user.home;
+    baseEnv = sandboxEnv(spec, user);
+    // Before the rename: the connection the warm-up opened to the agent is kept alive by this path.
+    try {
+      await call(join(work.run, 'agent.sock'), 'POST', '/configure', { cwd, env: baseEnv }, 5000);
+    } catch (err) {
+      agentError = String(err);
+    }
     // The scratch (bound into the sandbox by inode) becomes the sandbox dir; the socket moves along.
     renameSync(work.dir, target);
     work = scratch(target);
     dir = target;
     renameSync(socket, newSocket);
     socket = newSocket;
-    await sandbox.activate(sessionLines(spec.sandbox_name, mounts, req.tools.perl));
   } catch (err) {
     log('launch_failed', { error: String(err), prestart_error: prestartError });
     setImmediate(() => void shutdown('launch failed'));
     throw new HttpError(503, 'provider_unavailable', `cannot start the sandbox: ${(err as Error).message}`);
   }
+  if (agentError) log('agent_unavailable', { error: agentError });
   startedAt = new Date().toISOString();
-  cwd = spec.mounts[0]?.mount_path ?? user.home;
-  baseEnv = sandboxEnv(spec, user);
-  try {
-    await call(join(work.run, 'agent.sock'), 'POST', '/configure', { cwd, env: baseEnv }, 5000);
-  } catch (err) {
-    log('agent_unavailable', { error: String(err) });
-  }
   shells = new Shells(sandbox, {
     lingerMs: req.shell_linger_seconds * 1000, scrollbackBytes: req.scrollback_bytes, cwd, env: baseEnv,
   });
