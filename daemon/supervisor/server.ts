@@ -2,7 +2,9 @@
 // Spawned detached (its own session) by the daemon, it first idles in the warm pool listening on
 // `<home>/sandboxes/.pool/<id>.sock`; POST /launch turns it into one shuttle: it moves its socket to
 // `<home>/sandboxes/<name>/supervisor.sock`, starts the sandbox, writes state.json and from then on
-// owns the sandbox, its commands and its ptys. It outlives the daemon; it ends the sandbox itself at
+// owns the sandbox and everything in it: the exec agent, which runs the commands and holds the
+// ptys (agent.ts; the supervisor runs both itself when the agent cannot). It outlives the daemon;
+// it ends the sandbox itself at
 // expires_at (TTL), on POST /terminate, or when the sandbox dies. An idle pool member exits when the
 // daemon that spawned it is gone.
 //   node dist/supervisor.js --home DIR --pool-id ID --owner-pid PID [--prestart JSON]
@@ -15,7 +17,6 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { fail, HttpError, readJson, send } from './http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { WebSocketServer } from 'ws';
 import { normalize, type MountOp } from '../providers/local/mounts';
 import { MAX_SOCKET_PATH, poolDir, sandboxDir, SOCKET_NAME, STATE_NAME, storageRoot as storageRootOf } from '../providers/local/paths';
 import { call } from '../providers/local/rpc';
@@ -24,7 +25,7 @@ import { execLimits, runExec } from './exec';
 import { sandboxEnv, sandboxUser } from './env';
 import type { Health, LaunchRequest, ExecRequest, SandboxMode, SupervisorState, Tools } from './protocol';
 import { Sandbox } from './sandbox';
-import { Shells } from './shells';
+import { sandboxTerms, serveShells, Shells } from './shells';
 
 const { values: argv } = parseArgs({
   args: process.argv.slice(2),
@@ -124,7 +125,9 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
     baseEnv = sandboxEnv(spec, user);
     // Before the rename: the connection the warm-up opened to the agent is kept alive by this path.
     try {
-      await call(join(work.run, 'agent.sock'), 'POST', '/configure', { cwd, env: baseEnv }, 5000);
+      const r = await call<{ shells?: boolean }>(join(work.run, 'agent.sock'), 'POST', '/configure',
+        { cwd, env: baseEnv, shell_linger_ms: req.shell_linger_seconds * 1000, scrollback_bytes: req.scrollback_bytes }, 5000);
+      if (!r.shells) agentError = 'the agent cannot open ptys (node-pty): the supervisor serves the shells';
     } catch (err) {
       agentError = String(err);
     }
@@ -141,9 +144,7 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
   }
   if (agentError) log('agent_unavailable', { error: agentError });
   startedAt = new Date().toISOString();
-  shells = new Shells(sandbox, {
-    lingerMs: req.shell_linger_seconds * 1000, scrollbackBytes: req.scrollback_bytes, cwd, env: baseEnv,
-  });
+  shells = new Shells(sandboxTerms(sandbox, cwd), { lingerMs: req.shell_linger_seconds * 1000, scrollbackBytes: req.scrollback_bytes, env: baseEnv });
   const state: SupervisorState = {
     pid: process.pid, init_pid: sandbox.initPid, socket, sandbox_name: spec.sandbox_name, session_id: spec.session_id,
     mode: req.mode, expires_at: spec.expires_at, started_at: startedAt,
@@ -167,8 +168,11 @@ let shuttingDown: Promise<void> | undefined;
 function shutdown(reason: string): Promise<void> {
   shuttingDown ??= (async () => {
     log('terminate', { reason });
+    const wasRunning = status === 'running';
     status = 'terminating';
     shells?.killAll();
+    // The agent's shells get their exit event (137) before the sandbox goes (a dead agent cannot send it).
+    if (wasRunning) await call(join(work.run, 'agent.sock'), 'POST', '/shutdown', undefined, 300).catch(() => undefined);
     // SIGKILL to the sandbox's PID 1 is final (the kernel takes every process in it along): answer
     // then, and clean up after the answer went out.
     await sandbox?.kill(false);
@@ -215,25 +219,7 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 
-const wss = new WebSocketServer({ noServer: true, maxPayload: 16 << 20 });
-server.on('upgrade', (req, sock, head) => {
-  const url = new URL(req.url ?? '/', 'http://supervisor');
-  const reject = (code: number, text: string) => {
-    sock.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-  };
-  if (url.pathname !== '/shell') return reject(404, 'Not Found');
-  if (status !== 'running' || !shells) return reject(409, 'Conflict');
-  const attach = url.searchParams.get('attach') ?? undefined;
-  if (attach && !shells.has(attach)) return reject(404, 'Not Found');
-  const cols = Number(url.searchParams.get('cols')) || 80;
-  const rows = Number(url.searchParams.get('rows')) || 24;
-  wss.handleUpgrade(req, sock, head, (ws) => {
-    try { shells!.open(ws, { cols, rows }, attach); } catch (err) {
-      ws.send(JSON.stringify({ type: 'error', message: String((err as Error).message) }));
-      ws.close(1011);
-    }
-  });
-});
+serveShells(server, () => (status === 'running' ? shells : undefined));
 
 mkdirSync(poolDir(home), { recursive: true, mode: 0o700 });
 try { unlinkSync(socket); } catch { /* fresh */ }

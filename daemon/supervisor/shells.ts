@@ -2,22 +2,26 @@
 // at most one attached client (a WebSocket from the daemon) and a linger timer while detached.
 // Output bytes are passed through untouched, so UTF-8 split across reads reaches the terminal intact.
 //
-// The controlling tty: the sandbox has its own /dev and devpts instance, so a pty opened here (on
-// the host's devpts) would be invisible inside (`tty` would say "not a tty"). Inside the sandbox,
-// util-linux `script` opens the pty from the sandbox's own /dev/ptmx and runs the shell on it; we
-// talk to `script` over plain pipes (its stdin is not a terminal, so it keeps ECHO on the pty and
-// relays bytes both ways). Pipes rather than a second pty: one tty layer fewer for every byte
-// (throughput and keystroke latency). The window size is set on the sandbox's pty itself: at start
-// by `stty` before the shell, on resize by a host `stty` on that pty reopened through
-// /proc/<pid>/fd/0 of the shell (the kernel then sends SIGWINCH to its foreground job).
-// Host ptys stay unreachable: nothing of the host's devpts is mounted. Without `script` (not
-// installed) the shell runs on a node-pty pty from the host instead, without a tty name inside.
+// Where the pty comes from (a TermFactory):
+//  - agentTerms: the exec agent, already inside the sandbox, opens the pty itself (node-pty) from
+//    the sandbox's own /dev/ptmx: `tty` names a /dev/pts/N that exists inside, and every byte goes
+//    daemon <-> agent <-> pty <-> shell, nothing between. The agent outlives the daemon with its
+//    sandbox, so shells do too.
+//  - sandboxTerms, the supervisor's fallback when the agent is not there: util-linux `script`
+//    inside the sandbox opens the pty from the sandbox's devpts and runs the shell on it; we talk to
+//    `script` over plain pipes (its stdin is not a terminal, so it keeps ECHO on the pty). The window
+//    size is set by `stty` before the shell, and on resize by a host `stty` on that pty reopened
+//    through /proc/<pid>/fd/0 of the shell (the kernel then sends SIGWINCH to its foreground job).
+//    Without `script`, a node-pty pty from the host around nsenter (no tty name inside).
+// Host ptys stay unreachable: nothing of the host's devpts is mounted.
 import { spawn as spawnChild } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, readlinkSync } from 'node:fs';
 import { constants } from 'node:os';
-import * as pty from 'node-pty';
-import type { RawData, WebSocket } from 'ws';
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type * as NodePty from 'node-pty';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ShellInfo } from '../providers/types';
 import { descendants, killTree } from './exec';
 import type { Sandbox } from './sandbox';
@@ -45,13 +49,48 @@ export class Ring {
   }
 }
 
-/** A running shell process with a terminal: the `script` relay over pipes, or a node-pty pty. */
-interface Term {
+/** A running shell process with a terminal: a node-pty pty, or the `script` relay over pipes. */
+export interface Term {
   readonly pid: number;
   write(data: Buffer): void;
   resize(cols: number, rows: number): void;
   pause(): void;
   resume(): void;
+}
+
+/** Starts a login shell on a terminal of `cols` x `rows` with `env`. */
+export type TermFactory = (cols: number, rows: number, env: Record<string, string>, onData: (b: Buffer) => void, onExit: (code: number) => void) => Term;
+
+let ptyModule: typeof NodePty | undefined;
+/** node-pty, loaded on first use (the agent starts faster without it; a failure only loses shells). */
+export function loadPty(): typeof NodePty {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  ptyModule ??= require('node-pty') as typeof NodePty;
+  return ptyModule;
+}
+
+/** A node-pty pty running `file args` in `cwd`. */
+function ptyTerm(file: string, args: string[], cwd: string, cols: number, rows: number, env: Record<string, string>,
+  onData: (b: Buffer) => void, onExit: (code: number) => void): Term {
+  const p = loadPty().spawn(file, args, { name: 'xterm-256color', cols, rows, cwd, encoding: null, env } as NodePty.IPtyForkOptions);
+  p.onData((data: string | Buffer) => onData(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
+  p.onExit(({ exitCode, signal }) => onExit(signal ? 128 + signal : exitCode));
+  return { pid: p.pid, write: (d) => p.write(d as unknown as string), resize: (c, r) => p.resize(c, r), pause: () => p.pause(), resume: () => p.resume() };
+}
+
+/** Inside the sandbox (the exec agent): the pty is the sandbox's own. */
+export function agentTerms(cwd: string): TermFactory {
+  return (cols, rows, env, onData, onExit) => ptyTerm('/bin/bash', ['-l'], cwd, cols, rows, env, onData, onExit);
+}
+
+/** From the supervisor, outside: `script` over pipes, else a host pty around nsenter. */
+export function sandboxTerms(sandbox: Sandbox, cwd: string): TermFactory {
+  return (cols, rows, env, onData, onExit) => {
+    const { script } = sandbox.cfg.tools;
+    if (script) return scriptRelay(sandbox, cwd, script, cols, rows, env, onData, onExit);
+    const { file, args } = sandbox.enter(cwd, ['/bin/bash', '-l']);
+    return ptyTerm(file, args, '/', cols, rows, env, onData, onExit);
+  };
 }
 
 /** Unix98 pty slaves (/dev/pts/N) have majors 136–143. */
@@ -84,6 +123,29 @@ function resizeSandboxPty(rootPid: number, cols: number, rows: number): boolean 
   return false;
 }
 
+/** `script` inside the sandbox over pipes (see the top of this file). */
+function scriptRelay(sandbox: Sandbox, cwd: string, script: string, cols: number, rows: number, env: Record<string, string>,
+  onData: (b: Buffer) => void, onExit: (code: number) => void): Term {
+  // script: -q quiet, -e the shell's exit code, -f flush; its typescript goes to /dev/null.
+  // cols/rows are validated integers (resize and the upgrade's query both check them).
+  const inner = `stty cols ${cols} rows ${rows} 2>/dev/null; exec /bin/bash -l`;
+  const { file, args } = sandbox.enter(cwd, [script, '-qefc', inner, '/dev/null']);
+  const child = spawnChild(file, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: '/', env, detached: true });
+  child.stdin.on('error', () => undefined);
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  child.on('error', (e) => { onData(Buffer.from(`onmemos: cannot start the shell: ${e.message}\r\n`)); onExit(127); });
+  // 'close': exited and both pipes drained (only script holds them), so no output follows the exit event.
+  child.on('close', (code, signal) => onExit(signal ? 128 + (constants.signals[signal] ?? 9) : code ?? 1));
+  return {
+    pid: child.pid ?? 0,
+    write: (data) => { if (child.stdin.writable) child.stdin.write(data); },
+    resize: (c, r) => { if (child.pid) resizeSandboxPty(child.pid, c, r); },
+    pause: () => { child.stdout.pause(); child.stderr.pause(); },
+    resume: () => { child.stdout.resume(); child.stderr.resume(); },
+  };
+}
+
 interface Shell {
   id: string;
   created_at: string;
@@ -102,13 +164,12 @@ interface Shell {
 export interface ShellsOptions {
   lingerMs: number;
   scrollbackBytes: number;
-  cwd: string;
   env: Record<string, string>;
 }
 
 export class Shells {
   private readonly shells = new Map<string, Shell>();
-  constructor(private readonly sandbox: Sandbox, private readonly opts: ShellsOptions) {}
+  constructor(private readonly terms: TermFactory, private readonly opts: ShellsOptions) {}
 
   list(): ShellInfo[] {
     return [...this.shells.values()].filter((s) => s.exitCode === undefined).map((s) => ({
@@ -169,50 +230,30 @@ export class Shells {
       id: `sh-${randomBytes(6).toString('hex')}`, created_at: new Date().toISOString(), cols, rows, pty: undefined as unknown as Term,
       ring: new Ring(this.opts.scrollbackBytes), pausedByClient: false, pausedByBuffer: false, queued: 0,
     };
-    const onData = (chunk: Buffer) => {
+    // Reads that arrive in one turn of the event loop leave as one frame: a pty gives at most a few
+    // KiB per read, and at full speed a frame (and its callback) per read costs more than the bytes.
+    // A lone keystroke's echo waits for nothing but the end of this turn.
+    let pending: Buffer[] = [];
+    const flush = () => {
+      if (!pending.length) return;
+      const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
+      pending = [];
       shell.ring.push(chunk);
       if (shell.client) this.sendData(shell, chunk);
     };
+    const onData = (chunk: Buffer) => {
+      if (pending.push(chunk) === 1) setImmediate(flush);
+    };
     const onExit = (code: number) => {
+      flush();
       shell.exitCode = code;
       if (shell.client) this.sendExit(shell);
       // Unattached: keep it (scrollback + exit code) until the linger window ends.
     };
     const env = { ...this.opts.env, TERM: 'xterm-256color', SHELL: '/bin/bash' };
-    shell.pty = this.sandbox.cfg.tools.script ? this.relay(cols, rows, env, onData, onExit) : this.hostPty(cols, rows, env, onData, onExit);
+    shell.pty = this.terms(cols, rows, env, onData, onExit);
     this.shells.set(shell.id, shell);
     return shell;
-  }
-
-  /** `script` inside the sandbox over pipes (see the top of this file). */
-  private relay(cols: number, rows: number, env: Record<string, string>, onData: (b: Buffer) => void, onExit: (code: number) => void): Term {
-    // script: -q quiet, -e the shell's exit code, -f flush; its typescript goes to /dev/null.
-    // cols/rows are validated integers (resize and the upgrade's query both check them).
-    const inner = `stty cols ${cols} rows ${rows} 2>/dev/null; exec /bin/bash -l`;
-    const { file, args } = this.sandbox.enter(this.opts.cwd, [this.sandbox.cfg.tools.script!, '-qefc', inner, '/dev/null']);
-    const child = spawnChild(file, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: '/', env, detached: true });
-    child.stdin.on('error', () => undefined);
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('error', (e) => { onData(Buffer.from(`onmemos: cannot start the shell: ${e.message}\r\n`)); onExit(127); });
-    // 'close': exited and both pipes drained (only script holds them), so no output follows the exit event.
-    child.on('close', (code, signal) => onExit(signal ? 128 + (constants.signals[signal] ?? 9) : code ?? 1));
-    return {
-      pid: child.pid ?? 0,
-      write: (data) => { if (child.stdin.writable) child.stdin.write(data); },
-      resize: (c, r) => { if (child.pid) resizeSandboxPty(child.pid, c, r); },
-      pause: () => { child.stdout.pause(); child.stderr.pause(); },
-      resume: () => { child.stdout.resume(); child.stderr.resume(); },
-    };
-  }
-
-  /** Without `script`: a host pty (node-pty) around nsenter; `tty` inside has no name. */
-  private hostPty(cols: number, rows: number, env: Record<string, string>, onData: (b: Buffer) => void, onExit: (code: number) => void): Term {
-    const { file, args } = this.sandbox.enter(this.opts.cwd, ['/bin/bash', '-l']);
-    const p = pty.spawn(file, args, { name: 'xterm-256color', cols, rows, cwd: '/', encoding: null, env } as pty.IPtyForkOptions);
-    p.onData((data: string | Buffer) => onData(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
-    p.onExit(({ exitCode, signal }) => onExit(signal ? 128 + signal : exitCode));
-    return { pid: p.pid, write: (d) => p.write(d as unknown as string), resize: (c, r) => p.resize(c, r), pause: () => p.pause(), resume: () => p.resume() };
   }
 
   private sendData(shell: Shell, chunk: Buffer): void {
@@ -289,4 +330,31 @@ export class Shells {
     }, this.opts.lingerMs);
     shell.linger.unref();
   }
+}
+
+/**
+ * Serve `GET /shell?cols&rows[&attach]` upgrades on `server` (the supervisor's and the agent's Unix
+ * socket): refused before the upgrade (404 unknown path or shell, 409 no shells yet), then `open`.
+ */
+export function serveShells(server: Server, current: () => Shells | undefined): void {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 << 20 });
+  server.on('upgrade', (req: IncomingMessage, sock: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://local');
+    const reject = (code: number, text: string) => {
+      sock.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (url.pathname !== '/shell') return reject(404, 'Not Found');
+    const shells = current();
+    if (!shells) return reject(409, 'Conflict');
+    const attach = url.searchParams.get('attach') ?? undefined;
+    if (attach && !shells.has(attach)) return reject(404, 'Not Found');
+    const cols = Number(url.searchParams.get('cols')) || 80;
+    const rows = Number(url.searchParams.get('rows')) || 24;
+    wss.handleUpgrade(req, sock, head, (ws) => {
+      try { shells.open(ws, { cols, rows }, attach); } catch (err) {
+        ws.send(JSON.stringify({ type: 'error', message: String((err as Error).message) }));
+        ws.close(1011);
+      }
+    });
+  });
 }

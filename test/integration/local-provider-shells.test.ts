@@ -1,8 +1,9 @@
-// Shells of the local provider: real ptys (node-pty) inside the sandbox, owned by the shuttle's
-// supervisor, reached through its Unix socket.
+// Shells of the local provider: real ptys inside the sandbox, owned by the shuttle's exec agent (or
+// its supervisor), reached through their Unix sockets.
 import { killShuttles } from '../helpers/shuttles.mjs';
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalComputeProvider } from '../../daemon/providers/local';
 import type { LaunchSpec, ShellStream } from '../../daemon/providers/types';
@@ -36,16 +37,26 @@ class Screen {
   }
 }
 
-for (const mode of ['bwrap', 'unshare'] as const) {
-  describe(`local provider shells (${mode})`, () => {
+// Shells live in the sandbox's exec agent; where it cannot load node-pty (here: a copy of the bundle
+// with no node_modules beside it), the supervisor serves them through `script` over pipes.
+const variants = [['bwrap', 'agent'], ['unshare', 'agent'], ['bwrap', 'supervisor']] as const;
+for (const [mode, host] of variants) {
+  describe(`local provider shells (${mode}, served by the ${host})`, () => {
     let home: string;
     let provider: LocalComputeProvider;
     let s: LaunchSpec;
+    let bundleDir: string | undefined;
 
     before(async () => {
-      ensureSupervisorBuilt();
+      const bundle = ensureSupervisorBuilt();
       home = tempHome();
-      provider = new LocalComputeProvider({ home, sandbox: mode, poolSize: 1, shellLingerSeconds: 2 });
+      let supervisorScript: string | undefined;
+      if (host === 'supervisor') {
+        bundleDir = mkdtempSync('/var/tmp/onmemos-no-pty-');
+        supervisorScript = join(bundleDir, 'supervisor.js');
+        copyFileSync(bundle, supervisorScript);
+      }
+      provider = new LocalComputeProvider({ home, sandbox: mode, poolSize: 1, shellLingerSeconds: 2, supervisorScript });
       s = spec([mount('vault-sh', '/workspace')]);
       await provider.launch(s);
     });
@@ -54,6 +65,16 @@ for (const mode of ['bwrap', 'unshare'] as const) {
       await provider.terminate(s);
       await provider.close();
       (killShuttles(home), rmSync(home, { recursive: true, force: true }));
+      if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
+    });
+
+    it(`is served by the ${host}`, async () => {
+      const screen = new Screen(await provider.openShell(s, { cols: 80, rows: 24 }));
+      screen.type('echo "parent$((1))=$(ps -o comm= -p $PPID)"');
+      await screen.waitFor(/parent1=\S+\r\n/);
+      assert.match(screen.text(), host === 'agent' ? /parent1=onmemos-agent\r\n/ : /parent1=script\r\n/);
+      screen.type('exit');
+      await screen.waitFor(() => screen.exit !== undefined);
     });
 
     it('is a real terminal inside the sandbox: stty size follows resize, exit code arrives', async () => {

@@ -198,11 +198,22 @@ export class LocalComputeProvider implements ComputeProvider {
     }
   }
 
+  /** Shells live in the sandbox's agent; the supervisor serves them where the agent cannot (no node-pty). */
   async openShell(session: SessionRef, options: { cols: number; rows: number; attach?: string }): Promise<ShellStream> {
+    try {
+      return await openShellStream(agentSocketPath(this.home, session.sandbox_name), options);
+    } catch (e) {
+      if (!(e instanceof ApiError && (e.status === 404 || e.status === 409))) throw e;
+    }
     return openShellStream(socketPath(this.home, session.sandbox_name), options);
   }
 
   async listShells(session: SessionRef): Promise<ShellInfo[]> {
+    try {
+      return (await call<{ shells: ShellInfo[] }>(agentSocketPath(this.home, session.sandbox_name), 'GET', '/shells', undefined, 5000)).shells;
+    } catch (e) {
+      if (!(e instanceof SupervisorGone) && !(e instanceof ApiError && e.status === 409)) throw e;
+    }
     try {
       const r = await call<{ shells: ShellInfo[] }>(socketPath(this.home, session.sandbox_name), 'GET', '/shells', undefined, 5000);
       return r.shells;
