@@ -4,9 +4,8 @@
 // `<home>/sandboxes/<name>/supervisor.sock`, starts the sandbox, writes state.json and from then on
 // owns the sandbox and everything in it: the exec agent, which runs the commands and holds the
 // ptys (agent.ts; the supervisor runs both itself when the agent cannot). It outlives the daemon;
-// it ends the sandbox itself at
-// expires_at (TTL), on POST /terminate, or when the sandbox dies. An idle pool member exits when the
-// daemon that spawned it is gone.
+// it ends the sandbox itself at expires_at (TTL), on POST /terminate, or when the sandbox dies. An
+// idle pool member exits when the daemon that spawned it is gone.
 //   node dist/supervisor.js --home DIR --pool-id ID --owner-pid PID [--prestart JSON]
 // With --prestart {mode, userns, tools} an idle member already runs its sandbox (everything but the
 // session's storage, see stage.ts) and the exec agent inside it, and says `ready` only then; a launch
