@@ -164,14 +164,14 @@ function armTtl(at: number): void {
 }
 
 let shuttingDown: Promise<void> | undefined;
-function shutdown(reason: string): Promise<void> {
+function shutdown(reason: string, askAgent = true): Promise<void> {
   shuttingDown ??= (async () => {
     log('terminate', { reason });
     const wasRunning = status === 'running';
     status = 'terminating';
     shells?.killAll();
     // The agent's shells get their exit event (137) before the sandbox goes (a dead agent cannot send it).
-    if (wasRunning) await call(join(work.run, 'agent.sock'), 'POST', '/shutdown', undefined, 300).catch(() => undefined);
+    if (wasRunning && askAgent) await call(join(work.run, 'agent.sock'), 'POST', '/shutdown', undefined, 300).catch(() => undefined);
     // SIGKILL to the sandbox's PID 1 is final (the kernel takes every process in it along): answer
     // then, and clean up after the answer went out.
     await sandbox?.kill(false);
@@ -196,7 +196,10 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     return void shutdown('exit requested');
   }
   if (key === 'POST /terminate') {
-    await shutdown('terminate requested');
+    // agent_shells: false when the daemon knows no shell was ever opened (it launched the shuttle and
+    // opened none): then there is nobody to tell, and the agent is not asked.
+    const body = await readJson<{ agent_shells?: boolean }>(req).catch(() => ({ agent_shells: true }));
+    await shutdown('terminate requested', body.agent_shells !== false);
     return send(res, 200, { ok: true });
   }
   if (status !== 'running' || !sandbox || !shells) throw new HttpError(409, 'conflict', `shuttle is ${status}`);

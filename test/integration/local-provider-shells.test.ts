@@ -146,6 +146,17 @@ for (const [mode, host] of variants) {
       await again.close();
     });
 
+    it('an attached shell gets exit 137 when its shuttle is terminated', async () => {
+      const t = spec([mount('vault-sh', '/workspace')]);
+      await provider.launch(t);
+      const screen = new Screen(await provider.openShell(t, { cols: 80, rows: 24 }));
+      screen.type('echo up-$((2+2))');
+      await screen.waitFor(/up-4\r\n/);
+      await provider.terminate(t);
+      await screen.waitFor(() => screen.exit !== undefined);
+      assert.equal(screen.exit, 137);
+    });
+
     it('pause stops output until resume (backpressure)', async () => {
       const screen = new Screen(await provider.openShell(s, { cols: 80, rows: 24 }));
       screen.type('echo ready-$((1+1))');

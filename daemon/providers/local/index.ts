@@ -65,6 +65,9 @@ export class LocalComputeProvider implements ComputeProvider {
   private readonly scrollback: number;
   private readonly pool: SupervisorPool;
   private cap: Capability | undefined;
+  /** Shuttles this process launched, and those it opened a shell on (see terminate). */
+  private readonly launchedHere = new Set<string>();
+  private readonly shellsOpened = new Set<string>();
 
   constructor(options: LocalProviderOptions) {
     this.home = options.home;
@@ -124,6 +127,7 @@ export class LocalComputeProvider implements ComputeProvider {
     progress?.(`creating ${cap.mode} sandbox`);
     try {
       const h = await call<Health>(supervisor, 'POST', '/launch', req);
+      this.launchedHere.add(spec.sandbox_name);
       this.log('local.launched', { sandbox_name: spec.sandbox_name, mode: cap.mode, init_pid: h.init_pid, supervisor_pid: h.pid });
     } catch (e) {
       if (e instanceof SupervisorGone) throw new ApiError(503, 'provider_unavailable', e.message);
@@ -154,8 +158,14 @@ export class LocalComputeProvider implements ComputeProvider {
   async terminate(session: SessionRef): Promise<void> {
     const dir = sandboxDir(this.home, session.sandbox_name);
     if (!existsSync(dir)) return;
+    // The agent's shells need telling (their clients get exit 137) unless none can exist: launched
+    // by this process, which opened none (after a daemon restart nobody knows: ask).
+    const name = session.sandbox_name;
+    const agentShells = !this.launchedHere.has(name) || this.shellsOpened.has(name);
+    this.launchedHere.delete(name);
+    this.shellsOpened.delete(name);
     try {
-      await call(socketPath(this.home, session.sandbox_name), 'POST', '/terminate', undefined, 15_000);
+      await call(socketPath(this.home, session.sandbox_name), 'POST', '/terminate', { agent_shells: agentShells }, 15_000);
     } catch (e) {
       // The supervisor is gone or stuck: kill what is left by pid, then remove the scratch space.
       const state = this.readState(session);
@@ -200,6 +210,7 @@ export class LocalComputeProvider implements ComputeProvider {
 
   /** Shells live in the sandbox's agent; the supervisor serves them where the agent cannot (no node-pty). */
   async openShell(session: SessionRef, options: { cols: number; rows: number; attach?: string }): Promise<ShellStream> {
+    this.shellsOpened.add(session.sandbox_name);
     try {
       return await openShellStream(agentSocketPath(this.home, session.sandbox_name), options);
     } catch (e) {
