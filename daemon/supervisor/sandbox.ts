@@ -27,8 +27,9 @@ export interface SandboxConfig {
   agent?: { node: string; script: string };
 }
 
-/** Drops every capability (bounding, inheritable, ambient) and sets no_new_privs before exec. */
-const drop = (setpriv: string) => `${shq(setpriv)} --nnp --bounding-set=-all --inh-caps=-all --ambient-caps=-all --`;
+/** setpriv's arguments that drop every capability (bounding, inheritable, ambient) and set no_new_privs. */
+const DROP_ARGS = ['--nnp', '--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all'];
+const drop = (setpriv: string) => `${shq(setpriv)} ${DROP_ARGS.join(' ')} --`;
 
 const INIT = ['/bin/sh', '-c', 'trap "" HUP INT TERM; while :; do sleep 86400 & wait $!; done'];
 const READY_TIMEOUT_MS = 15_000;
@@ -168,7 +169,7 @@ export class Sandbox {
     return {
       file: nsenter,
       args: ['-t', String(this.initPid), ...(userns ? ['-U', '--preserve-credentials'] : []), '-m', '-p', '-u', '-i',
-        `--wdns=${cwd}`, '--', setpriv, '--nnp', '--bounding-set=-all', '--inh-caps=-all', '--', ...argv],
+        `--wdns=${cwd}`, '--', setpriv, ...DROP_ARGS, '--', ...argv],
     };
   }
 

@@ -73,6 +73,10 @@ for (const [mode, host] of variants) {
       screen.type('echo "parent$((1))=$(ps -o comm= -p $PPID)"');
       await screen.waitFor(/parent1=\S+\r\n/);
       assert.match(screen.text(), host === 'agent' ? /parent1=onmemos-agent\r\n/ : /parent1=script\r\n/);
+      // Either way the shell holds no capability and cannot gain one.
+      screen.type('grep -E "^(CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs)" /proc/$$/status | tr -s "\\t " = | tr "\\n" " "; echo "end$((2))"');
+      await screen.waitFor(/end2\r\n/);
+      assert.match(screen.text(), /CapPrm:=0+ CapEff:=0+ CapBnd:=0+ CapAmb:=0+ NoNewPrivs:=1 end2/);
       screen.type('exit');
       await screen.waitFor(() => screen.exit !== undefined);
     });
