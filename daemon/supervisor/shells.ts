@@ -23,6 +23,7 @@ import type { Duplex } from 'node:stream';
 import type * as NodePty from 'node-pty';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ShellInfo } from '../providers/types';
+import { rawBuffer } from '../providers/local/ws-data';
 import { descendants, killTree } from './exec';
 import type { Sandbox } from './sandbox';
 
@@ -277,7 +278,7 @@ export class Shells {
 
   private onMessage(shell: Shell, ws: WebSocket, data: RawData, isBinary: boolean): void {
     if (shell.client !== ws) return;
-    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    const buf = rawBuffer(data);
     if (isBinary) {
       if (shell.exitCode === undefined) shell.pty.write(buf);
       return;

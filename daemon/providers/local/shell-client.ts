@@ -4,6 +4,7 @@
 import WebSocket from 'ws';
 import { ApiError, notFound } from '../../errors';
 import type { ShellStream } from '../types';
+import { rawBuffer } from './ws-data';
 
 class LocalShellStream implements ShellStream {
   private readonly dataListeners: Array<(chunk: Buffer) => void> = [];
@@ -14,7 +15,7 @@ class LocalShellStream implements ShellStream {
 
   constructor(readonly shell_id: string, private readonly ws: WebSocket) {
     ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+      const buf = rawBuffer(data);
       if (isBinary) return this.emitData(buf);
       let msg: { type?: string; code?: number };
       try { msg = JSON.parse(buf.toString('utf8')); } catch { return; }
