@@ -13,7 +13,7 @@
 //   GET  /shells                               -> {shells: ShellInfo[]}   (409 without shells)
 //   GET  /shell?cols&rows[&attach=ID]          -> WebSocket upgrade (shells.ts serveShells)
 //   POST /shutdown                             -> end every shell with 137 (the shuttle ends)
-//   node supervisor.js --agent SOCKET
+//   node supervisor.js --agent SOCKET [--pty NODE_PTY_DIR]
 import { unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fail, HttpError, readJson, send } from './http';
@@ -25,7 +25,7 @@ import type { ExecRequest } from './protocol';
 
 export const AGENT_SOCKET_INSIDE = '/run/onmemos/run/agent.sock';
 
-export function runAgent(socket: string): void {
+export function runAgent(socket: string, ptyDir?: string): void {
   // What `ps` inside the sandbox shows (comm too): a sandbox process, not the host's node.
   process.title = 'onmemos-agent';
   let config: { cwd: string; env: Record<string, string> } | undefined;
@@ -43,7 +43,7 @@ export function runAgent(socket: string): void {
       config = { cwd: c.cwd, env: c.env as Record<string, string> };
       pool.adopt(config);
       try {
-        loadPty();
+        loadPty(ptyDir);
         shells ??= new Shells(agentTerms(config.cwd), {
           lingerMs: Number(c.shell_linger_ms) || 600_000, scrollbackBytes: Number(c.scrollback_bytes) || 256 << 10, env: config.env,
         });
@@ -80,7 +80,7 @@ export function runAgent(socket: string): void {
   // Warm the spawn path and this module's JIT before a session's first command needs them.
   server.listen(socket, () => {
     pool.fill();
-    setImmediate(() => { try { loadPty(); } catch { /* configure says so */ } });
+    setImmediate(() => { try { loadPty(ptyDir); } catch { /* configure says so */ } });
     void runExec({ file: '/bin/bash', args: ['-c', 'true'], cwd: '/' }, { command: 'true', timeout_seconds: 5, max_output_bytes: 1024 }, { PATH: '/usr/bin:/bin' });
   });
   // Leave with the sandbox: PID 1 dying takes us along anyway; a closed stdin is the other signal.

@@ -23,7 +23,7 @@ export interface Tools {
   setpriv: string;
   /** util-linux `script`: gives shells a pty from the sandbox's own devpts (a real ttyname). */
   script?: string;
-  /** perl: the session's mounts in one process (stage.ts sessionLines); without it, a program per step. */
+  /** perl: the session's setup in one waiting process (stage.ts perlSetup); without it, a program per step. */
   perl?: string;
 }
 

@@ -3,15 +3,17 @@
 //  1. start(): the mounts that do not depend on the session, the host's storage root staged at
 //     /run/onmemos/stage, the exec agent (agent.ts) started without capabilities; the setup shell
 //     then waits on its stdin, the only process with capabilities in the sandbox's user namespace.
-//  2. activate(lines): that shell runs the per-session lines (hostname, storage binds from the stage,
-//     unmount the stage, make / and the agent's socket dir read-only), then execs the init with
-//     every capability dropped and no_new_privs (`setpriv`).
+//  2. activate(hostname, mounts): the per-session setup (hostname, storage binds from the stage,
+//     unmount the stage, make / and the agent's socket dir read-only), then the init, with every
+//     capability dropped and no_new_privs (`setpriv`). Done by a perl process that is already
+//     waiting (stage.ts perlSetup) where perl is there, else by the setup shell, a program per step.
 // Ptys (and the fallback exec path) enter with `nsenter` + `setpriv`, so root inside cannot remount
 // the read-only host system writable.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { bwrapMountArgs, shq, unshareScript, type MountOp } from '../providers/local/mounts';
 import { AGENT_SOCKET_INSIDE } from './agent';
+import { perlSetup, sessionLines, type SessionMount } from './stage';
 import type { SandboxMode, Tools } from './protocol';
 
 export interface SandboxConfig {
@@ -23,8 +25,8 @@ export interface SandboxConfig {
   hostname: string;
   /** Host directory for the unshare mode's new root mount point. */
   newRoot: string;
-  /** Start the exec agent: node binary and script as seen inside the sandbox. */
-  agent?: { node: string; script: string };
+  /** Start the exec agent: node binary, script and (for terminals) node-pty's directory as seen inside. */
+  agent?: { node: string; script: string; pty?: string };
 }
 
 /** setpriv's arguments that drop every capability (bounding, inheritable, ambient) and set no_new_privs. */
@@ -64,12 +66,17 @@ export class Sandbox {
   /** The setup shell's script once its mounts are in place (both modes). */
   private static tail(cfg: SandboxConfig): string {
     const d = drop(cfg.tools.setpriv);
+    const perl = perlSetup(cfg.tools.perl);
     return [
-      cfg.agent ? `${d} ${shq(cfg.agent.node)} ${shq(cfg.agent.script)} --agent ${AGENT_SOCKET_INSIDE} </dev/null >/dev/null 2>&1 &` : ':',
+      cfg.agent ? `${d} ${shq(cfg.agent.node)} ${shq(cfg.agent.script)} --agent ${AGENT_SOCKET_INSIDE}${cfg.agent.pty ? ` --pty ${shq(cfg.agent.pty)}` : ''} </dev/null >/dev/null 2>&1 &` : ':',
       'echo ready',
-      'while IFS= read -r l; do [ "$l" = go ] && break; eval "$l" || { echo "onmemos: setup failed: $l" >&2; exit 1; }; done',
-      'echo launched',
-      `exec ${d} ${INIT.map(shq).join(' ')} </dev/null`,
+      ...(perl
+        ? [`exec ${perl.argv([cfg.tools.setpriv, ...DROP_ARGS, '--', ...INIT]).map(shq).join(' ')}`]
+        : [
+          'while IFS= read -r l; do [ "$l" = go ] && break; eval "$l" || { echo "onmemos: setup failed: $l" >&2; exit 1; }; done',
+          'echo launched',
+          `exec ${d} ${INIT.map(shq).join(' ')} </dev/null`,
+        ]),
     ].join('\n');
   }
 
@@ -141,11 +148,14 @@ export class Sandbox {
   private poke: () => void = () => {};
 
   /**
-   * Run the per-session setup lines in the sandbox's privileged setup shell, then let it become
-   * the unprivileged init. Resolves once it said `launched`; rejects (and the sandbox is gone) on failure.
+   * Set the session up in the sandbox's privileged setup process, then let it become the
+   * unprivileged init. Resolves once it said `launched`; rejects (and the sandbox is gone) on failure.
    */
-  activate(lines: string[]): Promise<void> {
+  activate(hostname: string, mounts: SessionMount[]): Promise<void> {
+    const perl = perlSetup(this.cfg.tools.perl);
+    const lines = perl ? [] : sessionLines(hostname, mounts);
     if (lines.some((l) => l.includes('\n') || l === 'go')) throw new Error('bad setup line');
+    const input = perl ? perl.input(hostname, mounts) : `${lines.join('\n')}\ngo\n`;
     return new Promise<void>((resolve, reject) => {
       let stderr = '';
       this.proc.stderr!.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString(); });
@@ -157,7 +167,7 @@ export class Sandbox {
       };
       this.poke = () => { if (this.out.includes('launched\n')) finish(); };
       this.onExit(() => finish(new Error(`sandbox setup failed: ${stderr.trim().slice(-2000)}`)));
-      this.proc.stdin!.end(`${lines.join('\n')}\ngo\n`);
+      this.proc.stdin!.end(input);
       this.poke();
     });
   }

@@ -14,12 +14,12 @@ import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync, existsSync, a
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fail, HttpError, readJson, send } from './http';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { normalize, type MountOp } from '../providers/local/mounts';
 import { MAX_SOCKET_PATH, poolDir, sandboxDir, SOCKET_NAME, STATE_NAME, storageRoot as storageRootOf } from '../providers/local/paths';
 import { call } from '../providers/local/rpc';
-import { agentBinds, basePlan, scratch, sessionLines, stageable, stageBinds, type Scratch, type SessionMount } from './stage';
+import { agentBinds, basePlan, scratch, stageable, stageBinds, type Scratch, type SessionMount } from './stage';
 import { execLimits, runExec } from './exec';
 import { sandboxEnv, sandboxUser } from './env';
 import type { Health, LaunchRequest, ExecRequest, SandboxMode, SupervisorState, Tools } from './protocol';
@@ -67,12 +67,17 @@ function makeScratch(s: Scratch): void {
   mkdirSync(storageRoot, { recursive: true, mode: 0o700 });
 }
 
+/** node-pty's package directory as this supervisor resolves it, or undefined (the agent then serves no shells). */
+function ptyPackageDir(): string | undefined {
+  try { return dirname(require.resolve('node-pty/package.json')); } catch { return undefined; }
+}
+
 /** Start a sandbox on `base` plus the stage and agent binds; resolves once it (and its agent) run. */
 async function startSandbox(mode: SandboxMode, userns: boolean, tools: Tools, base: MountOp[], hostname: string): Promise<Sandbox> {
-  const agent = agentBinds(process.execPath, __filename);
+  const agent = agentBinds(process.execPath, __filename, ptyPackageDir());
   const sb = await Sandbox.start({
     mode, userns, tools, hostname, newRoot: work.root,
-    ops: [...base, ...stageBinds(work, storageRoot), ...agent.ops], agent: { node: agent.node, script: agent.script },
+    ops: [...base, ...stageBinds(work, storageRoot), ...agent.ops], agent: { node: agent.node, script: agent.script, pty: agent.pty },
   });
   // The agent boots Node (tens of ms): wait for it, so a launch never waits on it. Without it,
   // commands still run (the daemon falls back to the supervisor's nsenter path).
@@ -119,7 +124,7 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
       if (warm) await warm.sandbox.kill();
       sandbox = await startSandbox(req.mode, req.userns, req.tools, base, spec.sandbox_name);
     }
-    await sandbox.activate(sessionLines(spec.sandbox_name, mounts, req.tools.perl));
+    await sandbox.activate(spec.sandbox_name, mounts);
     cwd = spec.mounts[0]?.mount_path ?? user.home;
     baseEnv = sandboxEnv(spec, user);
     // Before the rename: the connection the warm-up opened to the agent is kept alive by this path.

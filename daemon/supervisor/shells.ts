@@ -63,10 +63,13 @@ export interface Term {
 export type TermFactory = (cols: number, rows: number, env: Record<string, string>, onData: (b: Buffer) => void, onExit: (code: number) => void) => Term;
 
 let ptyModule: typeof NodePty | undefined;
-/** node-pty, loaded on first use (the agent starts faster without it; a failure only loses shells). */
-export function loadPty(): typeof NodePty {
+/**
+ * node-pty, loaded on first use (the agent starts faster without it; a failure only loses shells):
+ * from `dir` when given (the agent: the package bound into the sandbox), else by name.
+ */
+export function loadPty(dir?: string): typeof NodePty {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  ptyModule ??= require('node-pty') as typeof NodePty;
+  ptyModule ??= require(dir ?? 'node-pty') as typeof NodePty;
   return ptyModule;
 }
 

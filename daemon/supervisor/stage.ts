@@ -38,17 +38,26 @@ export function basePlan(daemonHome: string, s: Scratch, homePath: string, mount
   return plan.slice(0, plan.length - mounts.length);
 }
 
-/** Where the node binary (with its prefix, for $ORIGIN-relative libraries) and the bundle appear inside. */
-export function agentBinds(nodePath: string, script: string): { ops: MountOp[]; node: string; script: string } {
+/** Where node-pty appears inside, for the agent's terminals (shells.ts agentTerms). */
+export const PTY_INSIDE = `${INSIDE}/node-pty`;
+
+/**
+ * Where the node binary (with its prefix, for $ORIGIN-relative libraries), the bundle and node-pty
+ * (when `ptyDir` is given: the package directory as resolved on the host, which may be next to the
+ * bundle in a packaged extension or in the repository's node_modules) appear inside.
+ */
+export function agentBinds(nodePath: string, script: string, ptyDir?: string): { ops: MountOp[]; node: string; script: string; pty?: string } {
   const bin = dirname(nodePath);
   const prefix = basename(bin) === 'bin' ? dirname(bin) : bin;
   return {
     ops: [
       { op: 'robind', src: prefix, dest: `${INSIDE}/node` },
       { op: 'robind', src: dirname(script), dest: `${INSIDE}/dist` },
+      ...(ptyDir ? [{ op: 'robind' as const, src: ptyDir, dest: PTY_INSIDE }] : []),
     ],
     node: `${INSIDE}/node/${relative(prefix, nodePath)}`,
     script: `${INSIDE}/dist/${basename(script)}`,
+    pty: ptyDir ? PTY_INSIDE : undefined,
   };
 }
 
@@ -69,40 +78,60 @@ export function stageable(mounts: SessionMount[], storageRoot: string): boolean 
 const SYSCALLS: Partial<Record<NodeJS.Architecture, [number, number, number]>> = { x64: [165, 166, 170], arm64: [40, 39, 161] };
 
 /**
- * The session's setup in one process: perl's syscall() (perl-base is on every Debian/Ubuntu system)
- * instead of a program per step. Arguments: the syscall numbers, hostname, stage, run dir, then
- * (src, dest, ro) per mount. A read-only remount passes the mount's current flags again (in a user
- * namespace the kernel refuses to drop the locked nosuid/nodev/noexec/atime flags), as mount(8) does.
+ * The session's setup in one process that is already running: perl (perl-base is on every
+ * Debian/Ubuntu system) started in the warm sandbox with the capabilities of its setup shell, waiting
+ * on stdin. At launch it reads one line — hostname, then (src, dest, ro) per mount, NUL-separated —
+ * and does every step with syscall(): hostname, the storage binds from the stage, read-only remounts
+ * (passing the mount's current flags again: in a user namespace the kernel refuses to drop the locked
+ * nosuid/nodev/noexec/atime flags, as mount(8) knows), unmount the stage, make the run dir and /
+ * read-only; then says `launched` and execs the init (argv after the syscall numbers and paths).
  */
 const PERL_SETUP = [
-  'my($NM,$NU,$NH,$host,$stage,$run,@m)=@ARGV;',
+  'my($NM,$NU,$NH,$stage,$run,@init)=@ARGV;',
   'sub dec{my$s=shift;$s=~s/\\\\([0-7]{3})/chr(oct($1))/ge;$s}',
   'my%F=(nosuid=>2,nodev=>4,noexec=>8,noatime=>1024,nodiratime=>2048,relatime=>2097152,strictatime=>16777216);',
   'sub flags{my$t=shift;my$f=0;open(my$fh,"<","/proc/self/mountinfo")or die"mountinfo: $!\\n";',
   'while(<$fh>){my@x=split/ /;next unless dec($x[4])eq$t;$f=0;$f|=($F{$_}//0)for split/,/,$x[5]}close$fh;$f}',
   'sub ro{my$t=shift;my$f=flags($t)|1|32;syscall($NM,$t,$t,0,$f|4096,0)==0 or($t eq"/"and syscall($NM,$t,$t,0,$f,0)==0)or die"read-only $t: $!\\n"}',
   'sub mkp{my$p="";for(grep{length}split m{/},shift){$p.="/$_";mkdir$p}}',
+  'my$l=<STDIN>;defined$l or exit 1;chomp$l;my($host,@m)=split/\\0/,$l,-1;',
   'syscall($NH,$host,length$host);',
   'while(@m){my($s,$d,$r)=splice(@m,0,3);mkp($d);syscall($NM,$s,$d,0,4096,0)==0 or die"bind $d: $!\\n";ro($d)if$r}',
-  'syscall($NU,$stage,2)==0 or die"umount $stage: $!\\n";ro($run);ro("/")',
+  'syscall($NU,$stage,2)==0 or die"umount $stage: $!\\n";ro($run);ro("/");',
+  '$|=1;print"launched\\n";open(STDIN,"<","/dev/null");exec{$init[0]}@init;die"exec $init[0]: $!\\n"',
 ].join('');
 
-/**
- * Lines for the privileged setup shell: hostname, the session's storage from the stage (in
- * planMounts order: shallow first), then unmount the stage and make / and the agent's socket
- * directory read-only. One perl process when `perl` is given and the architecture's syscall numbers
- * are known (~2 ms), else a program per step (~10 ms). Any failing line aborts the sandbox.
- */
-export function sessionLines(hostname: string, mounts: SessionMount[], perl?: string): string[] {
-  const name = hostname.slice(0, 63);
-  const sorted = [...mounts].sort((a, b) => a.dest.split('/').length - b.dest.split('/').length);
+const sortedMounts = (mounts: SessionMount[]) => [...mounts].sort((a, b) => a.dest.split('/').length - b.dest.split('/').length);
+
+export interface PerlSetup {
+  /** argv of the waiting setup process, which becomes `init` once the session is set up. */
+  argv(init: string[]): string[];
+  /** The line that sets the session up. */
+  input(hostname: string, mounts: SessionMount[]): string;
+}
+
+/** The one-process setup, when `perl` is there and this architecture's syscall numbers are known. */
+export function perlSetup(perl: string | undefined): PerlSetup | undefined {
   const nr = SYSCALLS[process.arch];
-  if (perl && nr) {
-    const args = [...nr.map(String), name, STAGE, RUN, ...sorted.flatMap((m) => [`${STAGE}/${basename(m.src)}`, m.dest, m.ro ? '1' : '0'])];
-    return [`${shq(perl)} -e ${shq(PERL_SETUP)} -- ${args.map(shq).join(' ')}`];
-  }
-  const lines = [`hostname ${shq(name)} 2>/dev/null || :`];
-  for (const m of sorted) {
+  if (!perl || !nr) return undefined;
+  return {
+    argv: (init) => [perl, '-e', PERL_SETUP, '--', ...nr.map(String), STAGE, RUN, ...init],
+    input: (hostname, mounts) => {
+      const fields = [hostname.slice(0, 63), ...sortedMounts(mounts).flatMap((m) => [`${STAGE}/${basename(m.src)}`, m.dest, m.ro ? '1' : '0'])];
+      if (fields.some((f) => /[\0\n]/.test(f))) throw new Error('bad setup field');
+      return `${fields.join('\0')}\n`;
+    },
+  };
+}
+
+/**
+ * Without perl: lines for the privileged setup shell, a program per step (~10 ms): hostname, the
+ * session's storage from the stage (in planMounts order: shallow first), then unmount the stage
+ * and make / and the agent's socket directory read-only. Any failing line aborts the sandbox.
+ */
+export function sessionLines(hostname: string, mounts: SessionMount[]): string[] {
+  const lines = [`hostname ${shq(hostname.slice(0, 63))} 2>/dev/null || :`];
+  for (const m of sortedMounts(mounts)) {
     const src = shq(`${STAGE}/${basename(m.src)}`);
     const dest = shq(m.dest);
     lines.push(`[ -d ${dest} ] || mkdir -p ${dest}`, `mount -n --bind ${src} ${dest}`);
