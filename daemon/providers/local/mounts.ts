@@ -209,7 +209,8 @@ export function unshareScript(ops: MountOp[], newRoot: string, init: string[], t
           `mkdir -p ${d}`, `mount -n -t tmpfs -o mode=0755 tmpfs ${d}`,
           `for n in null zero full random urandom tty; do : > ${d}/$n; mount -n --bind /dev/$n ${d}/$n; done`,
           `mkdir -p ${d}/pts ${d}/shm`,
-          `mount -n -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts ${d}/pts 2>/dev/null && ln -s pts/ptmx ${d}/ptmx || { : > ${d}/ptmx; mount -n --bind /dev/ptmx ${d}/ptmx; mount -n --rbind /dev/pts ${d}/pts; }`,
+          // A devpts of its own, or none: never the host's (its ptys are the host user's terminals).
+          `mount -n -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpts ${d}/pts 2>/dev/null && ln -s pts/ptmx ${d}/ptmx || echo 'onmemos: no devpts instance here: shells get no terminal' >&2`,
           `mount -n -t tmpfs -o mode=1777 tmpfs ${d}/shm`,
           `ln -s /proc/self/fd ${d}/fd; ln -s /proc/self/fd/0 ${d}/stdin; ln -s /proc/self/fd/1 ${d}/stdout; ln -s /proc/self/fd/2 ${d}/stderr`,
         );
