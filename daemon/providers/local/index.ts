@@ -182,7 +182,8 @@ export class LocalComputeProvider implements ComputeProvider {
 
   /**
    * The scratch dir leaves `sandboxes/` at once (a rename: the name is free, nothing lists it) and is
-   * removed in the background, off the terminate path and the event loop. The supervisor removes
+   * removed in the background, off the terminate path and the event loop (what a stopped daemon
+   * left in .ended is removed at the next start). The supervisor removes
    * it too once it answered; whichever comes first wins.
    */
   private discard(dir: string, name: string): void {
@@ -196,7 +197,9 @@ export class LocalComputeProvider implements ComputeProvider {
       if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
       return;
     }
-    rm(trash, { recursive: true, force: true }, () => undefined);
+    // A moment later: a recursive rm is many small fs calls on libuv's threadpool, which the store's
+    // journal append right after a terminate would otherwise queue behind (2-5 ms measured).
+    setTimeout(() => rm(trash, { recursive: true, force: true }, () => undefined), 500).unref();
   }
 
   async isAlive(session: SessionRef): Promise<boolean> {
