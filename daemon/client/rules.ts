@@ -17,8 +17,10 @@ export function storageNameProblem(v: string): string | null {
 }
 
 const FORBIDDEN_MOUNT_ROOTS = ['/proc', '/sys', '/dev'];
+/** Where a local shuttle's sandbox keeps its agent, its storage stage and its runtime (supervisor/stage.ts). */
+export const RESERVED_MOUNT_ROOT = '/run/onmemos';
 
-/** What is wrong with a mount path, or null: absolute, no "." / ".." / empty segments, not / nor under /proc, /sys, /dev. */
+/** What is wrong with a mount path, or null: absolute, no "." / ".." / empty segments, not /, /run nor under /proc, /sys, /dev, /run/onmemos. */
 export function mountPathProblem(p: string): string | null {
   if (!p) return 'a mount path is required, e.g. /workspace';
   if (!p.startsWith('/')) return 'the mount path must be absolute (start with /)';
@@ -29,5 +31,9 @@ export function mountPathProblem(p: string): string | null {
   if (segments.some((s) => s === '')) return 'the mount path must not contain an empty segment ("//")';
   if (segments.some((s) => s === '..' || s === '.')) return 'the mount path must not contain a "." or ".." segment';
   if (FORBIDDEN_MOUNT_ROOTS.some((r) => p === r || p.startsWith(r + '/'))) return 'the mount path cannot be under /proc, /sys or /dev';
+  const q = p.replace(/\/$/, '');
+  if (q === '/run' || q === RESERVED_MOUNT_ROOT || q.startsWith(RESERVED_MOUNT_ROOT + '/')) {
+    return `the mount path cannot be /run or under ${RESERVED_MOUNT_ROOT} (the shuttle's own machinery lives there)`;
+  }
   return null;
 }

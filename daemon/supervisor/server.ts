@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import { normalize, type MountOp } from '../providers/local/mounts';
 import { MAX_SOCKET_PATH, poolDir, sandboxDir, SOCKET_NAME, STATE_NAME, storageRoot as storageRootOf } from '../providers/local/paths';
 import { call } from '../providers/local/rpc';
-import { agentBinds, basePlan, scratch, stageable, stageBinds, type Scratch, type SessionMount } from './stage';
+import { agentBinds, basePlan, scratch, shadowsInside, stageable, stageBinds, type Scratch, type SessionMount } from './stage';
 import { execLimits, runExec } from './exec';
 import { sandboxEnv, sandboxUser } from './env';
 import type { Health, LaunchRequest, ExecRequest, SandboxMode, SupervisorState, Tools } from './protocol';
@@ -114,6 +114,8 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
       src: req.sources[m.resource_id]!, dest: normalize(m.mount_path), ro: m.access_mode === 'RO',
     }));
     if (!stageable(mounts, storageRoot)) throw new Error('storage outside the storage root');
+    const shadow = mounts.find((m) => shadowsInside(m.dest));
+    if (shadow) throw new Error(`mount path ${shadow.dest} is reserved: /run/onmemos holds the shuttle's own machinery`);
     makeScratch(work);
     const base = basePlan(home, work, user.home, mounts);
     const warm = prestarted;

@@ -74,6 +74,16 @@ export function stageable(mounts: SessionMount[], storageRoot: string): boolean 
   return mounts.every((m) => dirname(m.src) === storageRoot && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(basename(m.src)));
 }
 
+/**
+ * A mount over INSIDE or one of its ancestors would shadow the stage: unmounting the stage would
+ * then remove the session's own mount and leave every resource of the storage root visible. The
+ * API refuses such paths (rules.ts); this is the supervisor's own check, for anything older.
+ */
+export function shadowsInside(dest: string): boolean {
+  const d = dest.replace(/\/+$/, '') || '/';
+  return d === INSIDE || d.startsWith(`${INSIDE}/`) || INSIDE.startsWith(d === '/' ? '/' : `${d}/`);
+}
+
 /** mount, umount2 and sethostname syscall numbers where the one-process setup knows them. */
 const SYSCALLS: Partial<Record<NodeJS.Architecture, [number, number, number]>> = { x64: [165, 166, 170], arm64: [40, 39, 161] };
 

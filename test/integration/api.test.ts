@@ -145,6 +145,9 @@ test('storage: first vault and drive become defaults; names validated; duplicate
   await assert.rejects(client.createVault({ workspace_id: ws, name: 'Bad_Name' }), isApiError(400));
   await assert.rejects(client.createVault({ workspace_id: ws, name: 'okname', mount_path: '/a/../etc' }), isApiError(400));
   await assert.rejects(client.createVault({ workspace_id: ws, name: 'okname', mount_path: 'relative' }), isApiError(400));
+  // Over the local sandbox's own machinery (its storage stage would stay visible): refused.
+  await assert.rejects(client.createVault({ workspace_id: ws, name: 'okname', mount_path: '/run/onmemos/stage' }), isApiError(400));
+  await assert.rejects(client.patchStorage(v2.resource_id, { mount_path: '/run' }), isApiError(400));
   await assert.rejects(client.createVault({ workspace_id: 'ws-nope', name: 'okname' }), isApiError(404));
   const patched = await client.patchStorage(v2.resource_id, { is_default: true, access_mode: 'RO', mount_path: '/srv/ro' });
   assert.deepEqual([patched.is_default, patched.access_mode, patched.mount_path], [true, 'RO', '/srv/ro']);

@@ -181,6 +181,26 @@ for (const mode of ['bwrap', 'unshare'] as const) {
   });
 }
 
+describe('local provider: storage cannot shadow the sandbox machinery', () => {
+  it('a mount path at /run/onmemos/stage (which would leave the storage root visible) is refused before any sandbox starts', async () => {
+    ensureSupervisorBuilt();
+    const home = tempHome();
+    mkdirSync(storageDir(home, 'other-users-vault'), { recursive: true });
+    writeFileSync(join(storageDir(home, 'other-users-vault'), 'secret.txt'), 'OTHER\n');
+    const provider = new LocalComputeProvider({ home, poolSize: 0 });
+    try {
+      for (const mp of ['/run/onmemos/stage', '/run/onmemos', '/run']) {
+        const s = spec([mount('mine', mp)]);
+        await assert.rejects(provider.launch(s), { status: 400, message: /mount path cannot be \/run or under \/run\/onmemos/ }, mp);
+        assert.ok(!existsSync(sandboxDir(home, s.sandbox_name)), 'no sandbox was made');
+      }
+    } finally {
+      await provider.close();
+      (killShuttles(home), rmSync(home, { recursive: true, force: true }));
+    }
+  });
+});
+
 describe('local provider: a fresh shuttle from the warm pool', () => {
   let home: string;
   before(() => {

@@ -118,3 +118,11 @@ describe('local provider mount plan', () => {
     assert.throws(() => sandboxDir('/h', 'a/b'));
   });
 });
+
+describe('the supervisor refuses storage that would shadow its stage', () => {
+  it('at, under or above /run/onmemos (unmounting the stage would then expose every resource)', async () => {
+    const { shadowsInside } = await import('../../daemon/supervisor/stage');
+    for (const d of ['/run/onmemos/stage', '/run/onmemos/stage/', '/run/onmemos', '/run/onmemos/run', '/run', '/run/', '/']) assert.equal(shadowsInside(d), true, d);
+    for (const d of ['/workspace', '/run/user', '/runner', '/run2/onmemos', '/data/run/onmemos']) assert.equal(shadowsInside(d), false, d);
+  });
+});

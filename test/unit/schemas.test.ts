@@ -4,8 +4,9 @@ import { mountPathProblem, StorageName, CreateBucketBody, CreateSessionBody, Exe
 import { redactUrl } from '../../daemon/log';
 
 test('mount paths: absolute, no . or .. segments, not / nor system trees', () => {
-  for (const ok of ['/workspace', '/data', '/home/me/project', '/mnt/a-b_c.d', '/workspace/']) assert.equal(mountPathProblem(ok), null, ok);
-  for (const bad of ['workspace', '/', '/a/../b', '/..', '/a/./b', '/a//b', '/proc/x', '/dev', '/sys/fs', '/a b', '/a;rm -rf', '/' + 'x'.repeat(300)]) {
+  for (const ok of ['/workspace', '/data', '/home/me/project', '/mnt/a-b_c.d', '/workspace/', '/run/user', '/runner', '/run2/onmemos']) assert.equal(mountPathProblem(ok), null, ok);
+  for (const bad of ['workspace', '/', '/a/../b', '/..', '/a/./b', '/a//b', '/proc/x', '/dev', '/sys/fs', '/a b', '/a;rm -rf', '/' + 'x'.repeat(300),
+    '/run', '/run/', '/run/onmemos', '/run/onmemos/', '/run/onmemos/stage', '/run/onmemos/stage/x']) {
     assert.notEqual(mountPathProblem(bad), null, bad);
   }
 });

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rm, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { mountPathProblem } from '../../client/rules';
 import { ApiError, badRequest, conflict } from '../../errors';
 import type { Health, LaunchRequest, SupervisorState } from '../../supervisor/protocol';
 import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellStream } from '../types';
@@ -112,6 +113,11 @@ export class LocalComputeProvider implements ComputeProvider {
     const cap = await this.capability();
     const sock = socketPath(this.home, spec.sandbox_name);
     if (sock.length > MAX_SOCKET_PATH) throw badRequest(`home path too long for a Unix socket: ${sock}`);
+    // Paths the API refuses; storage recorded before a rule existed is refused here, before a sandbox.
+    for (const m of spec.mounts) {
+      const problem = mountPathProblem(m.mount_path);
+      if (problem) throw badRequest(`${m.name}: ${problem}`);
+    }
     const sources: Record<string, string> = {};
     for (const m of spec.mounts) {
       const dir = storageDir(this.home, m.resource_id);
