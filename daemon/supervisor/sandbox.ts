@@ -86,8 +86,10 @@ export class Sandbox {
     if (cfg.mode === 'bwrap') {
       if (!cfg.tools.bwrap) throw new Error('bwrap not found');
       // --cap-add ALL: the setup shell keeps capabilities in the sandbox's user namespace (for the
-      // per-session mounts); everything it starts drops them.
-      const ns = ['--unshare-pid', '--unshare-ipc', '--unshare-uts', '--hostname', hostname, '--new-session', '--die-with-parent', '--cap-add', 'ALL'];
+      // per-session mounts); everything it starts drops them. --as-pid-1: our command is PID 1, so
+      // when it dies the kernel ends every process in the namespace (bubblewrap's own reaper would
+      // outlive it while the agent or a nohup job is left, and hold the sandbox open).
+      const ns = ['--unshare-pid', '--as-pid-1', '--unshare-ipc', '--unshare-uts', '--hostname', hostname, '--new-session', '--die-with-parent', '--cap-add', 'ALL'];
       if (cfg.userns) ns.push('--unshare-user', '--uid', String(process.getuid!()), '--gid', String(process.getgid!()));
       proc = spawn(cfg.tools.bwrap, [...ns, '--info-fd', '3', ...bwrapMountArgs(cfg.ops, { remountRo: false }), '--chdir', '/', '--',
         '/bin/sh', '-c', Sandbox.tail(cfg)],
@@ -110,25 +112,36 @@ export class Sandbox {
       let out = '';
       const timer = setTimeout(() => fail(new Error('sandbox did not start in time')), READY_TIMEOUT_MS);
       const fail = (err: Error) => {
-        clearTimeout(timer);
+        done();
         try { proc.kill('SIGKILL'); } catch { /* gone */ }
         reject(err);
       };
-      proc.on('error', fail);
-      proc.on('exit', (code) => fail(new Error(`sandbox (${cfg.mode}) exited with ${code}: ${stderr.trim().slice(-2000)}`)));
+      const onExit = (code: number | null) => fail(new Error(`sandbox (${cfg.mode}) exited with ${code}: ${stderr.trim().slice(-2000)}`));
+      const infoStream = cfg.mode === 'bwrap' ? (proc.stdio[3] as NodeJS.ReadableStream) : undefined;
       // Ready when the init said so and (bwrap) the info fd gave the init's host pid: the two pipes
       // are read independently, in either order.
       const check = () => {
         if (!out.includes('ready\n') || (cfg.mode === 'bwrap' && !/"child-pid":\s*\d+/.test(info))) return;
-        clearTimeout(timer);
-        proc.removeAllListeners('exit');
+        done();
         resolve();
       };
-      if (cfg.mode === 'bwrap') (proc.stdio[3] as NodeJS.ReadableStream).on('data', check);
-      proc.stdout!.on('data', (d: Buffer) => {
+      const onOut = (d: Buffer) => {
         out += d.toString();
         check();
-      });
+      };
+      // Only this wait's own listeners go: the Sandbox watches the same process for its exit
+      // afterwards (removing every 'exit' listener here, on any later output, blinded it).
+      const done = () => {
+        clearTimeout(timer);
+        proc.off('error', fail);
+        proc.off('exit', onExit);
+        proc.stdout!.off('data', onOut);
+        infoStream?.off('data', check);
+      };
+      proc.on('error', fail);
+      proc.on('exit', onExit);
+      infoStream?.on('data', check);
+      proc.stdout!.on('data', onOut);
     });
 
     let initPid: number;

@@ -5,7 +5,7 @@
 import { killShuttles } from '../helpers/shuttles.mjs';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalComputeProvider } from '../../daemon/providers/local';
@@ -89,6 +89,30 @@ describe('local shuttles across daemon restarts', () => {
     await assert.rejects(provider.execute(s, { command: 'true', timeout_seconds: 5, max_output_bytes: 10 }), { status: 409 });
     await provider.terminate(s);
     assert.ok(!existsSync(sandboxDir(home, s.sandbox_name)));
+    await provider.close();
+  });
+
+  it('when the sandbox\'s command dies, nothing in it survives (not the agent, not a nohup job)', async () => {
+    const provider = new LocalComputeProvider({ home, poolSize: 0 });
+    const s = spec([]);
+    await provider.launch(s);
+    const r = await provider.execute(s, { command: 'nohup sleep 305 >/dev/null 2>&1 & echo started', timeout_seconds: 10, max_output_bytes: 100 });
+    assert.equal(r.stdout, 'started\n');
+    const state = JSON.parse(readFileSync(statePath(home, s.sandbox_name), 'utf8')) as { pid: number; init_pid: number };
+    const ns = readlinkSync(`/proc/${state.init_pid}/ns/pid`);
+    const inSandbox = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p) && p !== String(state.init_pid)).filter((p) => {
+      try { return readlinkSync(`/proc/${p}/ns/pid`) === ns; } catch { return false; }
+    });
+    assert.ok(inSandbox().length >= 4, 'the command, the agent, its login shells and the nohup job run');
+    // The sandbox's command (its init loop) dies on its own, whatever else runs in it.
+    const command = [String(state.init_pid), ...inSandbox()].find((p) => {
+      try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('sleep 86400 & wait'); } catch { return false; }
+    });
+    assert.ok(command, 'the init loop runs');
+    process.kill(Number(command), 'SIGKILL');
+    await until(() => !pidAlive(state.pid), 5000, 'the supervisor to end the shuttle');
+    await until(() => inSandbox().length === 0 && !pidAlive(state.init_pid), 3000, 'every process of the sandbox to be gone');
+    await provider.terminate(s);
     await provider.close();
   });
 
