@@ -58,8 +58,9 @@ export function users(ctx: ServiceContext) {
       await deleteStorage(store.data.storage_resources.filter((r) => r.user_id === user_id).map((r) => r.resource_id));
       await store.write((d, tx) => {
         tx.del('users', user_id);
-        for (const p of d.passports) if (p.user_id === user_id) tx.del('passports', p.passport_id);
-        for (const w of d.workspaces) if (w.user_id === user_id) tx.del('workspaces', w.workspace_id);
+        // Copies first: tx.del removes the row from the very array being walked.
+        for (const p of d.passports.filter((x) => x.user_id === user_id)) tx.del('passports', p.passport_id);
+        for (const w of d.workspaces.filter((x) => x.user_id === user_id)) tx.del('workspaces', w.workspace_id);
       });
     },
 
@@ -95,7 +96,7 @@ export function users(ctx: ServiceContext) {
       if (!p) throw unauthorized('invalid passport');
       const state = passportState(p);
       if (state !== 'active') throw unauthorized(`passport is ${state}`);
-      if (!store.data.users.some((u) => u.user_id === p.user_id)) throw unauthorized('invalid passport');
+      if (!store.get('users', p.user_id)) throw unauthorized('invalid passport');
       return p;
     },
   };

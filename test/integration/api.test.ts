@@ -48,8 +48,15 @@ test('users: created 201 in the seed wrapper, idempotent by email (200), listed,
   assert.ok((await d.admin.listUsers()).some((u) => u.user_id === id));
   assert.equal((await d.admin.patchUser(id, { user_type: 'enterprise' })).user_type, 'enterprise');
   assert.equal((await d.admin.getUser(id)).name, 'Ada');
+  for (const n of ['one', 'two', 'three']) {
+    await d.admin.createPassport({ user_id: id, name: `pp-${n}` });
+    await d.admin.createWorkspace({ user_id: id, name: `ws-${n}` });
+  }
   await d.admin.deleteUser(id);
   await assert.rejects(d.admin.getUser(id), isApiError(404, 'not_found'));
+  // Everything of the user goes with it (adjacent rows too).
+  assert.deepEqual(await d.admin.listPassports(id), []);
+  assert.deepEqual(await d.admin.listWorkspaces(id), []);
 });
 
 test('passports: secret returned once as passport_key and passport, hashed at rest, revocable, expirable', async () => {
