@@ -4,7 +4,7 @@ import { z } from 'zod';
 
 // ---------- shared rules (daemon/client/rules.ts: the extension checks the same) ----------
 import { STORAGE_NAME_RE, mountPathProblem, storageNameProblem } from '../client/rules';
-export { STORAGE_NAME_RE, mountPathProblem };
+export { mountPathProblem };
 
 export const StorageName = z.string().superRefine((v, ctx) => {
   const problem = storageNameProblem(v);
@@ -43,11 +43,11 @@ export const User = z.object({
 export const CreateUserBody = z.object({
   // RFC 5321: at most 64 characters before the @ (zod's email pattern does not count them).
   email: z.email().max(254).refine((e) => e.lastIndexOf('@') <= 64, 'the part before "@" must be at most 64 characters').transform((e) => e.toLowerCase()),
-  name: z.string().trim().min(1).max(200).optional(),
+  name: z.string().max(200).trim().min(1).optional(),
   user_type: UserType.default('pro'),
 });
 export const PatchUserBody = z.object({
-  name: z.string().trim().min(1).max(200).optional(),
+  name: z.string().max(200).trim().min(1).optional(),
   user_type: UserType.optional(),
 }).refine((b) => Object.keys(b).length > 0, 'give at least one of name, user_type').meta(atLeastOne('name', 'user_type'));
 export const UserEnvelope = z.object({ user: User });
@@ -55,7 +55,7 @@ export const UserList = z.object({ users: z.array(User) });
 
 export const CreatePassportBody = z.object({
   user_id: Id,
-  name: z.string().trim().min(1).max(100).default('default'),
+  name: z.string().max(100).trim().min(1).default('default'),
   permissions: z.array(z.string().min(1).max(64)).max(64).default([]),
   expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
 });
@@ -86,9 +86,9 @@ export const Workspace = z.object({
 });
 export const CreateWorkspaceBody = z.object({
   user_id: Id,
-  name: z.string().trim().min(1).max(100),
+  name: z.string().max(100).trim().min(1),
   workspace_id: z.string().regex(/^[a-z0-9]([a-z0-9-]{1,38}[a-z0-9])$/, 'workspace_id must be 3-40 chars of a-z, 0-9 and "-"').optional(),
-  resource_package: z.string().trim().min(1).max(64).default('dev-small'),
+  resource_package: z.string().max(64).trim().min(1).default('dev-small'),
   description: z.string().max(1000).default(''),
 });
 export const WorkspaceEnvelope = z.object({ workspace: Workspace });
@@ -199,7 +199,7 @@ export const UsageQuery = z.object({ user_id: Id.optional() });
 export const Template = z.object({ id: z.string(), name: z.string(), image: z.string(), cpu: z.string(), memory: z.string(), description: z.string(), credits_per_hour: z.number() });
 export const TemplateList = z.object({ templates: z.array(Template) });
 export const Product = z.object({ product_id: z.string(), name: z.string(), description: z.string(), credits: z.number(), active: z.boolean(), created_at: z.string() });
-export const CreateProductBody = z.object({ name: z.string().trim().min(1).max(100), description: z.string().max(1000).default(''), credits: z.number().positive().max(1e9), active: z.boolean().default(true) });
+export const CreateProductBody = z.object({ name: z.string().max(100).trim().min(1), description: z.string().max(1000).default(''), credits: z.number().positive().max(1e9), active: z.boolean().default(true) });
 export const Price = z.object({ price_id: z.string(), product_id: z.string(), amount_cents: z.number(), currency: z.string(), created_at: z.string() });
 export const CreatePriceBody = z.object({ product_id: Id, amount_cents: z.number().int().min(0).max(1e9), currency: z.string().regex(/^[a-z]{3}$/).default('usd') });
 export const PurchaseOrder = z.object({ order_id: z.string(), user_id: z.string(), price_id: z.string(), product_id: z.string(), credits: z.number(), amount_cents: z.number(), currency: z.string(), status: z.string(), created_at: z.string() });

@@ -182,3 +182,16 @@ test('fuzz: a launch after the warm pool\'s members died still starts a shuttle 
     removeHome(e.home);
   }
 });
+
+test('fuzz: a name longer than its documented maxLength is 400 even when trimming would fit it (was accepted: trim ran before the length check)', async () => {
+  const u = await d.admin.createUser({ email: 'trim-max@example.com' });
+  const name = `\re${'*'.repeat(199)}`; // 201 characters; 200 once trimmed
+  const h = { 'x-api-key': d.adminKey, 'content-type': 'application/json' };
+  assertErrorShape(await raw(`${d.adminUrl}/admin/users/${u.user_id}`, { method: 'PATCH', headers: h, body: JSON.stringify({ name }) }), 400, 'invalid_request');
+  assertErrorShape(await raw(`${d.adminUrl}/admin/products`, { method: 'POST', headers: h, body: JSON.stringify({ name: ` ${'p'.repeat(100)}`, credits: 1 }) }), 400, 'invalid_request');
+  assert.equal((await d.admin.getUser(u.user_id)).name, u.name, 'nothing changed');
+  // Surrounding whitespace within the limit is still trimmed away.
+  const ok = await raw(`${d.adminUrl}/admin/users/${u.user_id}`, { method: 'PATCH', headers: h, body: JSON.stringify({ name: '  Ada  ' }) });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.json.user.name, 'Ada');
+});
