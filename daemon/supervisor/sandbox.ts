@@ -173,7 +173,12 @@ export class Sandbox {
       let stderr = '';
       this.proc.stderr!.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString(); });
       const timer = setTimeout(() => finish(new Error('sandbox setup did not finish in time')), READY_TIMEOUT_MS);
+      let settled = false;
+      // Once: the exit waiter stays registered after success, and a later exit must not 'fail' a
+      // launch that finished (nor SIGKILL pids that may by then belong to someone else).
       const finish = (err?: Error) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
         this.poke = () => {};
         if (err) { void this.kill(); reject(err); } else resolve();
