@@ -4,19 +4,12 @@
 //    1 s apart so the warm pool has refilled; back to back for information)
 //  - durable acknowledged writes/s with 10,000 users and 64 concurrent writers  /  one
 //    un-coalesced durable write of the same document (target >= 2,000/s, p99 < 50 ms)
-import { spawn } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { mkdtempSync, openSync, writeSync, fsyncSync, closeSync, renameSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDaemon, newUser, removeHome } from '../test/helpers/daemon';
-import { median, quantile, timeMany, printTable, type Row } from './lib';
-
-const run = (cmd: string, args: string[]) => new Promise<void>((res, rej) => {
-  const p = spawn(cmd, args, { stdio: 'ignore' });
-  p.on('exit', (code) => (code === 0 ? res() : rej(new Error(`${cmd} exited ${code}`))));
-  p.on('error', rej);
-});
+import { BARE_BWRAP, median, quantile, spawnOk, timeMany, printTable, type Row } from './lib';
 
 /**
  * A lean keep-alive HTTP client (as an SDK's session would be), so the client is not what is
@@ -60,7 +53,7 @@ export async function runApiBench(): Promise<Row[]> {
       const r = await pub('POST', `/v1/sessions/${s.id}/execute`, { command: 'true' });
       if (r.status !== 200 || r.json.exit_code !== 0) throw new Error(`execute answered ${r.status}`);
     });
-    const bare = await timeMany(40, () => run('bash', ['-c', 'true']));
+    const bare = await timeMany(40, () => spawnOk('bash', ['-c', 'true']));
     rows.push({ name: 'execute `true` via API / bare bash spawn', value: median(api), unit: 'ms', baseline: median(bare), ratio: median(api) / median(bare), target: '<= 1.5' });
     await u.client.terminateSession(s.id);
 
@@ -86,8 +79,7 @@ export async function runApiBench(): Promise<Row[]> {
     const backToBack = await timeMany(15, cycle, 2);
     // The baseline on a quiet machine too: after the back-to-back run the pool is still refilling.
     await new Promise((r) => setTimeout(r, 1500));
-    const sandbox = await timeMany(15, () => run('bwrap', ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp',
-      '--unshare-pid', '--unshare-user', '--die-with-parent', 'bash', '-c', 'true']), 2);
+    const sandbox = await timeMany(15, () => spawnOk('bwrap', BARE_BWRAP), 2);
     const p = median(paced.slice(2));
     rows.push({ name: 'launch+execute+terminate via API (warm pool, 1 s apart) / bare bwrap bash -c true', value: p, unit: 'ms', baseline: median(sandbox), ratio: p / median(sandbox), target: '<= 2.0' });
     rows.push({ name: 'launch+execute+terminate via API, back to back / bare bwrap bash -c true', value: median(backToBack), unit: 'ms', baseline: median(sandbox), ratio: median(backToBack) / median(sandbox),

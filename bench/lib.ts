@@ -1,11 +1,27 @@
-// Shared bits of the benchmarks: timing, percentiles and the one table `npm run bench` prints.
+// Shared bits of the benchmarks: timing, percentiles, baselines and the one table `npm run bench` prints.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+/** Run a program to completion (the bare baselines); rejects on a non-zero exit. */
+export const spawnOk = (cmd: string, args: string[]) => new Promise<void>((res, rej) => {
+  const p = spawn(cmd, args, { stdio: 'ignore' });
+  p.on('exit', (code) => (code === 0 ? res() : rej(new Error(`${cmd} exited ${code}`))));
+  p.on('error', rej);
+});
+
+/** A bare bubblewrap sandbox running `bash -c true`: the launch benchmarks' baseline. */
+export const BARE_BWRAP = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp',
+  '--unshare-pid', '--unshare-user', '--die-with-parent', 'bash', '-c', 'true'];
+
+/** Resident memory of a process, MiB. */
+export const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 export interface Row {
   name: string;
   value: number;
   unit: string;
   baseline: number;
   baseline_unit?: string;
-  /** value / baseline (or baseline / value when higher is better: see `better`) */
+  /** value / baseline; the target says which way is better (<= for times, >= for rates) */
   ratio: number;
   target?: string;
   note?: string;

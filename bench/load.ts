@@ -6,11 +6,10 @@
 //   ONMEMOS_LOAD_SECONDS=N           a shorter or longer load phase
 // test/integration/hardening-load.test.ts runs a shorter one and asserts on errors and RSS.
 import { Agent, request } from 'node:http';
-import { readFileSync } from 'node:fs';
 import { startDaemon, newUser, removeHome, type RunningDaemon } from '../test/helpers/daemon';
 import { openWs, type Shell } from '../test/helpers/ws';
 import { PTY_SUBPROTOCOL } from '../daemon/client';
-import { printTable, quantile, type Row } from './lib';
+import { printTable, quantile, type Row, rssOf } from './lib';
 
 export interface LoadOptions {
   shells?: number;
@@ -36,7 +35,6 @@ export interface LoadResult {
   rss: { start: number; peak: number; end: number };
 }
 
-const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 /** A lean keep-alive client (an SDK session), so the client is not what is measured. */
 function client(base: string, key: string) {

@@ -3,21 +3,12 @@
 //  - launch + execute + terminate (warm)   /  a bare bwrap sandbox running `bash -c true`    (target <= 2.0)
 //  - the same cold (no warm supervisor), and both in the unshare fallback mode, for information.
 // Run: node --import tsx bench/local-provider.ts   (bench/index.ts collects `run`).
-import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { LocalComputeProvider } from '../daemon/providers/local';
 import type { SessionRef } from '../daemon/providers/types';
 import { ensureSupervisorBuilt, mount, spec, tempHome } from '../test/integration/local-provider.fixture';
-import { median, printTable, timeMany, type Row } from './lib';
+import { BARE_BWRAP, median, printTable, spawnOk, timeMany, type Row } from './lib';
 
-const spawnOk = (cmd: string, args: string[]) => new Promise<void>((res, rej) => {
-  const p = spawn(cmd, args, { stdio: 'ignore' });
-  p.on('exit', (code) => (code === 0 ? res() : rej(new Error(`${cmd} exited ${code}`))));
-  p.on('error', rej);
-});
-
-const BARE_BWRAP = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp',
-  '--unshare-pid', '--unshare-user', '--die-with-parent', 'bash', '-c', 'true'];
 const BARE_UNSHARE = ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--mount-proc', 'bash', '-c', 'true'];
 
 async function modeRows(mode: 'bwrap' | 'unshare', bareBash: number): Promise<Row[]> {

@@ -2,11 +2,10 @@
 // (onmemos.pty.v1, daemon → supervisor → pty in the sandbox) against a pty spawned directly here,
 // and the daemon's memory with 50 idle shells attached.
 import * as pty from 'node-pty';
-import { readFileSync } from 'node:fs';
 import { startDaemon, newUser, removeHome } from '../test/helpers/daemon';
 import { openWs, type Shell } from '../test/helpers/ws';
 import { PTY_SUBPROTOCOL } from '../daemon/client';
-import { median, printTable, type Row } from './lib';
+import { median, printTable, type Row, rssOf } from './lib';
 
 const KEYSTROKES = 200;
 const CAT_MB = 100;
@@ -33,7 +32,6 @@ function directPty() {
   return { p, send: (s: string) => p.write(s), output: () => buf, bytes: () => bytes };
 }
 
-const rssOf = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
 async function catThroughput(send: (s: string) => void, bytes: () => number, tail: () => string, mb = CAT_MB): Promise<number> {
   const start = bytes();

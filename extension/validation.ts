@@ -3,8 +3,6 @@
 
 import { mountPathProblem, storageNameProblem } from '../daemon/client/rules';
 
-export { NAME_RULE } from '../daemon/client/rules';
-
 const sentence = (problem: string | null) => (problem ? `${problem[0]!.toUpperCase()}${problem.slice(1)}.` : undefined);
 
 export function validateStorageName(value: string): string | undefined {

@@ -87,8 +87,8 @@ export function adminRoutes(svc: Services): RouteDef[] {
 
     // everything, all users
     route({ method: 'GET', path: '/sessions', auth: 'admin', tag: T, summary: 'All sessions', query: S.SessionQuery, responses: { 200: S.SessionList },
-      handler: ({ query }) => { const list = svc.sessions.list(query).map((s) => presentSession(s, store.data)); return { sessions: list, count: list.length }; } }),
+      handler: ({ query }) => { const list = svc.sessions.list(query).map((s) => presentSession(s, store)); return { sessions: list, count: list.length }; } }),
     route({ method: 'GET', path: '/storage', auth: 'admin', tag: T, summary: 'All vaults and drives', responses: { 200: S.AdminStorageList },
-      handler: () => ({ resources: svc.storage.list({}).map((r) => presentResource(r, store.data)) }) }),
+      handler: () => ({ resources: svc.storage.list({}).map((r) => presentResource(r, store)) }) }),
   ];
 }

@@ -1,5 +1,8 @@
 // Store rows → the API's shapes (DESIGN.md). Secrets and internal fields never leave here.
-import type { View, PassportRow, SessionRow, StorageRow, UserRow, WorkspaceRow } from '../store';
+import type { PassportRow, SessionRow, Store, StorageRow, UserRow, WorkspaceRow } from '../store';
+
+/** Rows by primary key (the store's index): presenting a list never scans a table per row. */
+type Rows = Pick<Store, 'get'>;
 import type { z } from 'zod';
 import type * as S from './schemas';
 import { passportState } from '../services/users';
@@ -20,8 +23,8 @@ export const presentWorkspace = (w: WorkspaceRow): z.infer<typeof S.Workspace> =
   created_at: w.created_at, defaults: { ...w.defaults },
 });
 
-export function presentResource(r: StorageRow, d: View): z.infer<typeof S.StorageResource> {
-  const w = d.workspaces.find((x) => x.workspace_id === r.workspace_id);
+export function presentResource(r: StorageRow, rows: Rows): z.infer<typeof S.StorageResource> {
+  const w = rows.get('workspaces', r.workspace_id);
   return {
     resource_id: r.resource_id, name: r.name, storage_type: r.storage_type, size_gb: r.size_gb, workspace_id: r.workspace_id,
     auto_mount: r.auto_mount, mount_path: r.mount_path, access_mode: r.access_mode, is_default: isDefault(r, w), state: r.state,
@@ -29,10 +32,10 @@ export function presentResource(r: StorageRow, d: View): z.infer<typeof S.Storag
   };
 }
 
-export function presentSession(s: SessionRow, d: View): z.infer<typeof S.Session> {
+export function presentSession(s: SessionRow, rows: Rows): z.infer<typeof S.Session> {
   const backing = (type: string) => {
     const m = s.mounts.find((x) => x.type === type);
-    return m ? d.storage_resources.find((r) => r.resource_id === m.resource_id)?.backing_name ?? m.name : undefined;
+    return m ? rows.get('storage_resources', m.resource_id)?.backing_name ?? m.name : undefined;
   };
   const bucket_name = backing('bucket');
   const pvc_name = backing('filestore');

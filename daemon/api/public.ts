@@ -51,15 +51,15 @@ export function publicRoutes(svc: Services): RouteDef[] {
         const user_id = requireUser(principal);
         const w = svc.workspaces.getOwned(user_id, (body.workspace_id ?? body.dock_id)!);
         const s = await svc.sessions.launch(user_id, w, { ...body, template: body.template_id ?? body.template });
-        return { session: presentSession(s, store.data) };
+        return { session: presentSession(s, store) };
       } }),
     route({ method: 'GET', path: '/v1/sessions', auth: 'passport', tag: T, summary: 'My shuttles', query: S.SessionQuery, responses: { 200: S.SessionList },
       handler: ({ principal, query }) => {
-        const list = svc.sessions.list({ ...query, user_id: requireUser(principal) }).map((s) => presentSession(s, store.data));
+        const list = svc.sessions.list({ ...query, user_id: requireUser(principal) }).map((s) => presentSession(s, store));
         return { sessions: list, count: list.length };
       } }),
     route({ method: 'GET', path: '/v1/sessions/{session_id}', auth: 'passport', tag: T, summary: 'One shuttle', params: sid, responses: { 200: S.SessionEnvelope },
-      handler: ({ principal, params }) => ({ session: presentSession(ownedSession(principal, params.session_id), store.data) }) }),
+      handler: ({ principal, params }) => ({ session: presentSession(ownedSession(principal, params.session_id), store) }) }),
     route({ method: 'DELETE', path: '/v1/sessions/{session_id}', auth: 'passport', tag: T, summary: 'Terminate a shuttle', params: sid, responses: { 200: S.Deleted },
       handler: async ({ principal, params }) => { await svc.sessions.terminate(ownedSession(principal, params.session_id)); return { deleted: true }; } }),
     route({ method: 'POST', path: '/v1/sessions/{session_id}/execute', auth: 'passport', tag: T,
@@ -121,7 +121,7 @@ export function publicRoutes(svc: Services): RouteDef[] {
         const b = body as z.infer<typeof S.CreateBucketBody>;
         const w = svc.workspaces.getOwned(requireUser(principal), (b.workspace_id ?? b.dock_id)!);
         const r = await svc.storage.create(w, { name: b.name, storage_type: kind === 'buckets' ? 'bucket' : 'filestore', size_gb: b.size_gb, auto_mount: b.auto_mount, mount_path: b.mount_path, access_mode: b.access_mode });
-        return presentResource(r, store.data);
+        return presentResource(r, store);
       },
     })),
     route({ method: 'GET', path: '/v1/storage', auth: 'passport', tag: T, summary: 'My vaults and drives (of one workspace, or all)', query: S.StorageQuery,
@@ -132,16 +132,16 @@ export function publicRoutes(svc: Services): RouteDef[] {
         const w = wid ? svc.workspaces.getOwned(user_id, wid) : undefined;
         return {
           workspace_id: w?.workspace_id ?? null,
-          resources: svc.storage.list({ user_id, workspace_id: w?.workspace_id }).map((r) => presentResource(r, store.data)),
+          resources: svc.storage.list({ user_id, workspace_id: w?.workspace_id }).map((r) => presentResource(r, store)),
           defaults: w ? { ...w.defaults } : { bucket_id: null, filestore_id: null },
         };
       } }),
     route({ method: 'GET', path: '/v1/storage/{resource_id}', auth: 'passport', tag: T, summary: 'One vault or drive', params: S.IdParam('resource_id'),
       responses: { 200: S.StorageResource },
-      handler: ({ principal, params }) => presentResource(svc.storage.getOwned(requireUser(principal), params.resource_id as string), store.data) }),
+      handler: ({ principal, params }) => presentResource(svc.storage.getOwned(requireUser(principal), params.resource_id as string), store) }),
     route({ method: 'PATCH', path: '/v1/storage/{resource_id}', auth: 'passport', tag: T, summary: 'Change default, auto-mount, mount path or access mode',
       params: S.IdParam('resource_id'), body: S.PatchStorageBody, responses: { 200: S.StorageResource },
-      handler: async ({ principal, params, body }) => presentResource(await svc.storage.patch(requireUser(principal), params.resource_id as string, body), store.data) }),
+      handler: async ({ principal, params, body }) => presentResource(await svc.storage.patch(requireUser(principal), params.resource_id as string, body), store) }),
     route({ method: 'DELETE', path: '/v1/storage/{resource_id}', auth: 'passport', tag: T, summary: 'Delete a vault or drive (409 while attached to a live shuttle)',
       params: S.IdParam('resource_id'), responses: { 200: S.Deleted },
       handler: async ({ principal, params }) => {

@@ -33,7 +33,7 @@ export function runLineProtocol(ws: WebSocket, session: SessionRow, deps: { serv
         if (typeof msg.command !== 'string' || !msg.command.trim()) return send('error', 'command must be a non-empty string');
         const command = msg.command;
         queue = queue.then(async () => {
-          const current = services.ctx.store.data.sessions.find((s) => s.session_id === session.session_id) ?? session;
+          const current = services.ctx.store.get('sessions', session.session_id) ?? session;
           try {
             const r = await services.sessions.execute(current, command, COMMAND_TIMEOUT_S);
             if (r.stdout) send('output', r.stdout);

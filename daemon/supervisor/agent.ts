@@ -38,7 +38,7 @@ export function runAgent(socket: string, ptyDir?: string): void {
     if (key === 'POST /configure') {
       const c = await readJson<{ cwd?: unknown; env?: unknown; shell_linger_ms?: unknown; scrollback_bytes?: unknown }>(req);
       if (typeof c.cwd !== 'string' || !c.env || typeof c.env !== 'object') {
-        return send(res, 400, { error: { code: 'invalid_request', message: 'cwd and env required' } });
+        throw new HttpError(400, 'invalid_request', 'cwd and env required');
       }
       config = { cwd: c.cwd, env: c.env as Record<string, string> };
       pool.adopt(config);
@@ -52,9 +52,9 @@ export function runAgent(socket: string, ptyDir?: string): void {
       return void setImmediate(() => pool.fill());
     }
     if (key === 'POST /exec') {
-      if (!config) return send(res, 409, { error: { code: 'conflict', message: 'agent not configured yet' } });
+      if (!config) throw new HttpError(409, 'conflict', 'agent not configured yet');
       const r = await readJson<ExecRequest>(req);
-      if (typeof r.command !== 'string') return send(res, 400, { error: { code: 'invalid_request', message: 'command must be a string' } });
+      if (typeof r.command !== 'string') throw new HttpError(400, 'invalid_request', 'command must be a string');
       const limits = execLimits(r);
       const started = performance.now();
       const prepared = pool.take(r.command, r.env ?? {});
@@ -62,14 +62,14 @@ export function runAgent(socket: string, ptyDir?: string): void {
       return send(res, 200, await runExec({ file: '/bin/bash', args: ['-lc', r.command], cwd: config.cwd }, limits, { ...config.env, ...(r.env ?? {}) }));
     }
     if (key === 'GET /shells') {
-      if (!shells) return send(res, 409, { error: { code: 'conflict', message: 'no shells here' } });
+      if (!shells) throw new HttpError(409, 'conflict', 'no shells here');
       return send(res, 200, { shells: shells.list() });
     }
     if (key === 'POST /shutdown') {
       shells?.killAll();
       return send(res, 200, { ok: true });
     }
-    send(res, 404, { error: { code: 'not_found', message: `no route ${key}` } });
+    throw new HttpError(404, 'not_found', `no route ${key}`);
   };
   const server = createServer((req, res) => {
     route(req, res).catch((e: Error) => fail(res, e, new HttpError(500, 'internal', e.message)));
@@ -83,6 +83,6 @@ export function runAgent(socket: string, ptyDir?: string): void {
     setImmediate(() => { try { loadPty(ptyDir); } catch { /* configure says so */ } });
     void runExec({ file: '/bin/bash', args: ['-c', 'true'], cwd: '/' }, { command: 'true', timeout_seconds: 5, max_output_bytes: 1024 }, { PATH: '/usr/bin:/bin' });
   });
-  // Leave with the sandbox: PID 1 dying takes us along anyway; a closed stdin is the other signal.
+  // PID 1 of the sandbox dying takes us along; SIGTERM (none is expected) ends us cleanly.
   process.on('SIGTERM', () => process.exit(0));
 }

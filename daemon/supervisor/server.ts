@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { normalize, type MountOp } from '../providers/local/mounts';
 import { MAX_SOCKET_PATH, poolDir, sandboxDir, SOCKET_NAME, STATE_NAME, storageRoot as storageRootOf } from '../providers/local/paths';
+import { pidAlive } from '../providers/local/pool';
 import { call } from '../providers/local/rpc';
 import { agentBinds, basePlan, scratch, shadowsInside, stageable, stageBinds, type Scratch, type SessionMount } from './stage';
 import { execLimits, runExec } from './exec';
@@ -83,7 +84,7 @@ async function startSandbox(mode: SandboxMode, userns: boolean, tools: Tools, ba
   // commands still run (the daemon falls back to the supervisor's nsenter path).
   const deadline = Date.now() + 10_000;
   while (sb.alive && Date.now() < deadline) {
-    try { await call(join(work.run, 'agent.sock'), 'GET', '/health', undefined, 2000); break; } catch { await new Promise((r) => setTimeout(r, 5)); }
+    try { await call(work.agent, 'GET', '/health', undefined, 2000); break; } catch { await new Promise((r) => setTimeout(r, 5)); }
   }
   return sb;
 }
@@ -131,7 +132,7 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
     baseEnv = sandboxEnv(spec, user);
     // Before the rename: the connection the warm-up opened to the agent is kept alive by this path.
     try {
-      const r = await call<{ shells?: boolean }>(join(work.run, 'agent.sock'), 'POST', '/configure',
+      const r = await call<{ shells?: boolean }>(work.agent, 'POST', '/configure',
         { cwd, env: baseEnv, shell_linger_ms: req.shell_linger_seconds * 1000, scrollback_bytes: req.scrollback_bytes }, 5000);
       if (!r.shells) agentError = 'the agent cannot open ptys (node-pty): the supervisor serves the shells';
     } catch (err) {
@@ -178,7 +179,7 @@ function shutdown(reason: string, askAgent = true): Promise<void> {
     status = 'terminating';
     shells?.killAll();
     // The agent's shells get their exit event (137) before the sandbox goes (a dead agent cannot send it).
-    if (wasRunning && askAgent) await call(join(work.run, 'agent.sock'), 'POST', '/shutdown', undefined, 300).catch(() => undefined);
+    if (wasRunning && askAgent) await call(work.agent, 'POST', '/shutdown', undefined, 300).catch(() => undefined);
     // SIGKILL to the sandbox's PID 1 is final (the kernel takes every process in it along): answer
     // then, and clean up after the answer went out.
     await sandbox?.kill(false);
@@ -247,9 +248,7 @@ server.listen(socket, () => {
 // An idle pool member belongs to one daemon: it leaves when that daemon (or its socket) is gone.
 const watchdog = setInterval(() => {
   if (status !== 'idle') return clearInterval(watchdog);
-  let ownerAlive = true;
-  try { process.kill(ownerPid, 0); } catch (e) { ownerAlive = (e as NodeJS.ErrnoException).code === 'EPERM'; }
-  if (!ownerAlive || !existsSync(socket)) void shutdown('owner gone');
+  if (!pidAlive(ownerPid) || !existsSync(socket)) void shutdown('owner gone');
 }, 1000);
 watchdog.unref();
 for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => void shutdown(sig));

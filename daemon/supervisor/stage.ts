@@ -2,10 +2,13 @@
 // without the session's storage, the extra binds for the exec agent and the storage stage, and the
 // per-session setup lines the sandbox's privileged setup shell runs at launch (Sandbox.activate).
 import { basename, dirname, join, relative } from 'node:path';
+import { RESERVED_MOUNT_ROOT } from '../client/rules';
 import { planMounts, shq, type MountOp } from '../providers/local/mounts';
+import { agentSocketIn } from '../providers/local/paths';
 import { AGENT_SOCKET_INSIDE } from './agent';
 
-export const INSIDE = '/run/onmemos';
+/** Where the sandbox machinery appears inside (the mount path rule keeps storage out of it). */
+export const INSIDE = RESERVED_MOUNT_ROOT;
 const STAGE = `${INSIDE}/stage`;
 const RUN = dirname(AGENT_SOCKET_INSIDE);
 
@@ -22,10 +25,13 @@ export interface Scratch {
   home: string;
   root: string;
   run: string;
+  /** The exec agent's socket (in run). */
+  agent: string;
 }
 
 export function scratch(dir: string): Scratch {
-  return { dir, home: join(dir, 'home'), root: join(dir, 'root'), run: join(dir, 'run') };
+  const agent = agentSocketIn(dir);
+  return { dir, home: join(dir, 'home'), root: join(dir, 'root'), run: dirname(agent), agent };
 }
 
 /**

@@ -4,9 +4,10 @@
 // create a vault, launch a shuttle, type `echo hello-onmemos` in its terminal and see the output.
 // A PNG per step under test-results/e2e/<theme>/. Exit 0 passed, 77 skipped, else failed.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, installVsix, launchChromium, requireTools, root, startCodeServer, writeUserSettings } from '../extension/tools.mjs';
+import { killShuttles } from '../helpers/shuttles.mjs';
 
 requireTools('e2e');
 const t0 = Date.now();
@@ -202,7 +203,8 @@ async function flow({ name, theme, scheme }) {
     await browser.close().catch(() => {});
     await server.stop();
     stopDaemon(home);
-    stopSandboxes(home);
+    // Shuttles (and warm pool members) outlive their daemon on purpose: end this run's.
+    killShuttles(home);
   }
 }
 
@@ -223,20 +225,6 @@ async function terminalLine(page, text, timeout = 30_000) {
 function alive(pid) {
   try { process.kill(pid, 0); } catch { return false; }
   try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return true; }
-}
-
-// A running shuttle outlives its daemon on purpose (a restarted daemon finds it again): end the
-// ones this run launched, by the supervisor pid in each sandbox's state.json, checking that the pid
-// still belongs to a supervisor of this home.
-function stopSandboxes(home) {
-  const dir = join(home, 'sandboxes');
-  if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir)) {
-    try {
-      const { pid } = JSON.parse(readFileSync(join(dir, name, 'state.json'), 'utf8'));
-      if (pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(home)) process.kill(pid, 'SIGTERM');
-    } catch { /* no state, or already gone */ }
-  }
 }
 
 // The extension started the daemon detached (it outlives windows on purpose): stop it by the pid

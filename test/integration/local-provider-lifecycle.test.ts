@@ -2,8 +2,8 @@
 // killed with SIGKILL keeps running and is found by a new provider; a dead supervisor is reported
 // dead; TTL ends a shuttle by itself; idle pool members leave with their daemon; and a machine that
 // cannot make namespaces gets a 503 with what to install.
-import { killShuttles } from '../helpers/shuttles.mjs';
 import assert from 'node:assert/strict';
+import { removeHome } from '../helpers/daemon';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,7 +56,7 @@ describe('local shuttles across daemon restarts', () => {
     ensureSupervisorBuilt();
     home = tempHome();
   });
-  after(() => (killShuttles(home), rmSync(home, { recursive: true, force: true })));
+  after(() => removeHome(home));
 
   it('survives its daemon being SIGKILLed; a new provider finds it, runs commands, terminates it', async () => {
     const s = spec([mount('vault-live', '/workspace')]);

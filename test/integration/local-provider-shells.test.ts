@@ -1,7 +1,7 @@
 // Shells of the local provider: real ptys inside the sandbox, owned by the shuttle's exec agent (or
 // its supervisor), reached through their Unix sockets.
-import { killShuttles } from '../helpers/shuttles.mjs';
 import assert from 'node:assert/strict';
+import { removeHome } from '../helpers/daemon';
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -64,7 +64,7 @@ for (const [mode, host] of variants) {
     after(async () => {
       await provider.terminate(s);
       await provider.close();
-      (killShuttles(home), rmSync(home, { recursive: true, force: true }));
+      removeHome(home);
       if (bundleDir) rmSync(bundleDir, { recursive: true, force: true });
     });
 

@@ -1,7 +1,7 @@
 // The local provider for real: namespaces made by bubblewrap and by util-linux unshare, real
 // processes, real mounts, temp homes. Each mode runs the same checks.
-import { killShuttles } from '../helpers/shuttles.mjs';
 import assert from 'node:assert/strict';
+import { removeHome } from '../helpers/daemon';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,7 +44,7 @@ for (const mode of ['bwrap', 'unshare'] as const) {
     after(async () => {
       await provider.terminate(s);
       await provider.close();
-      (killShuttles(home), rmSync(home, { recursive: true, force: true }));
+      removeHome(home);
     });
 
     it('bind-mounts vaults and drives at their mount_path; RO mounts refuse writes', async () => {
@@ -196,7 +196,7 @@ describe('local provider: storage cannot shadow the sandbox machinery', () => {
       }
     } finally {
       await provider.close();
-      (killShuttles(home), rmSync(home, { recursive: true, force: true }));
+      removeHome(home);
     }
   });
 });
@@ -207,9 +207,9 @@ describe('local provider: a fresh shuttle from the warm pool', () => {
     ensureSupervisorBuilt();
     home = tempHome();
   });
-  after(() => (killShuttles(home), rmSync(home, { recursive: true, force: true })));
+  after(() => removeHome(home));
 
-  /** Launch from a warm pool member, run `probes` as the first commands, check the mounts, terminate. */
+  /** Launch from a warm pool member, run the probe as its first commands, check the mounts, terminate. */
   async function firstCommands(provider: LocalComputeProvider, extra: Partial<LaunchSpec> = {}): Promise<{ s: LaunchSpec; out: string[] }> {
     await provider.warm();
     const s = spec([mount('vault-w', '/workspace'), mount('drive-w', '/mnt/deep/data', 'RO', 'filestore')], extra);

@@ -143,18 +143,7 @@ export class LocalComputeProvider implements ComputeProvider {
 
   async execute(session: SessionRef, options: ExecOptions): Promise<ExecResult> {
     const timeout = (options.timeout_seconds + 15) * 1000;
-    try {
-      // The sandbox's own exec agent first; the supervisor (nsenter per command) when it is not there.
-      return await call<ExecResult>(agentSocketPath(this.home, session.sandbox_name), 'POST', '/exec', options, timeout);
-    } catch (e) {
-      if (!(e instanceof SupervisorGone) && !(e instanceof ApiError && e.status === 409)) throw e;
-    }
-    try {
-      return await call<ExecResult>(socketPath(this.home, session.sandbox_name), 'POST', '/exec', options, timeout);
-    } catch (e) {
-      if (e instanceof SupervisorGone) throw notRunning(session);
-      throw e;
-    }
+    return this.agentFirst(session, (socket) => call<ExecResult>(socket, 'POST', '/exec', options, timeout));
   }
 
   private readState(ref: SessionRef): SupervisorState | undefined {
@@ -220,23 +209,25 @@ export class LocalComputeProvider implements ComputeProvider {
   /** Shells live in the sandbox's agent; the supervisor serves them where the agent cannot (no node-pty). */
   async openShell(session: SessionRef, options: { cols: number; rows: number; attach?: string }): Promise<ShellStream> {
     this.shellsOpened.add(session.sandbox_name);
-    try {
-      return await openShellStream(agentSocketPath(this.home, session.sandbox_name), options);
-    } catch (e) {
-      if (!(e instanceof ApiError && (e.status === 404 || e.status === 409))) throw e;
-    }
-    return openShellStream(socketPath(this.home, session.sandbox_name), options);
+    return this.agentFirst(session, (socket) => openShellStream(socket, options));
   }
 
   async listShells(session: SessionRef): Promise<ShellInfo[]> {
+    return (await this.agentFirst(session, (socket) => call<{ shells: ShellInfo[] }>(socket, 'GET', '/shells', undefined, 5000))).shells;
+  }
+
+  /**
+   * Commands and shells go to the sandbox's exec agent, and to the supervisor where the agent is not
+   * there (gone, not configured: 409) or does not know the shell (404: the supervisor served it).
+   */
+  private async agentFirst<T>(session: SessionRef, run: (socket: string) => Promise<T>): Promise<T> {
     try {
-      return (await call<{ shells: ShellInfo[] }>(agentSocketPath(this.home, session.sandbox_name), 'GET', '/shells', undefined, 5000)).shells;
+      return await run(agentSocketPath(this.home, session.sandbox_name));
     } catch (e) {
-      if (!(e instanceof SupervisorGone) && !(e instanceof ApiError && e.status === 409)) throw e;
+      if (!(e instanceof SupervisorGone) && !(e instanceof ApiError && (e.status === 404 || e.status === 409))) throw e;
     }
     try {
-      const r = await call<{ shells: ShellInfo[] }>(socketPath(this.home, session.sandbox_name), 'GET', '/shells', undefined, 5000);
-      return r.shells;
+      return await run(socketPath(this.home, session.sandbox_name));
     } catch (e) {
       if (e instanceof SupervisorGone) throw notRunning(session);
       throw e;

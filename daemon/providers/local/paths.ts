@@ -40,9 +40,13 @@ export function socketPath(home: string, sandbox_name: string): string {
   return join(sandboxDir(home, sandbox_name), SOCKET_NAME);
 }
 
-/** The in-sandbox exec agent's socket (its directory is read-only inside the sandbox). */
+/** The in-sandbox exec agent's socket under a sandbox (or pool member) dir: `<dir>/run/agent.sock` (read-only inside). */
+export function agentSocketIn(dir: string): string {
+  return join(dir, 'run', 'agent.sock');
+}
+
 export function agentSocketPath(home: string, sandbox_name: string): string {
-  return join(sandboxDir(home, sandbox_name), 'run', 'agent.sock');
+  return agentSocketIn(sandboxDir(home, sandbox_name));
 }
 
 export function statePath(home: string, sandbox_name: string): string {

@@ -63,7 +63,8 @@ export function spawnSupervisor(opts: SpawnOptions): Promise<Member> {
   });
 }
 
-function isAlive(pid: number): boolean {
+/** The process exists (EPERM: it does, and is not ours to signal). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -102,7 +103,7 @@ export class SupervisorPool {
         // A member can die while idle (killed, its warm sandbox gone) and leave its socket file behind:
         // check it is still there rather than hand a dead one to a launch (503). An idle member exits
         // when its warm sandbox does, so a live pid means a usable member.
-        if (existsSync(m.socket) && isAlive(m.pid)) return m.socket;
+        if (existsSync(m.socket) && pidAlive(m.pid)) return m.socket;
       }
       // Launches faster than the pool refills: a member already booting is ready sooner than a new
       // cold one (and starting both would make them compete for the CPU).
