@@ -3,18 +3,21 @@
 // `setpriv`), so a command is one plain spawn of `bash -lc` — no nsenter and setpriv per command.
 // The daemon talks to it directly over `<sandbox dir>/run/agent.sock` (the directory is bound into
 // the sandbox at /run/onmemos/run and made read-only before any command runs, so nothing inside can
-// replace the socket). The supervisor configures it once at launch.
+// replace the socket). The session comes as a file: once the sandbox is activated the supervisor
+// writes `session.json` (AgentSession) beside the socket, and the agent reads it when it changes
+// (inotify) or at the first request that needs it: no request to the agent on the launch path (a
+// round trip to a process that never served one cost 3-4 ms of every launch).
 // It also owns the shuttle's terminals (shells.ts, agentTerms): ptys it opens itself, from the
 // sandbox's own devpts, served as WebSockets on the same socket.
 //   GET  /health                               -> {status: "configured" | "waiting", pid}
-//   POST /configure {cwd, env, shell_linger_ms, scrollback_bytes}
-//                                              -> {ok: true, shells: boolean}   (the supervisor, once)
-//   POST /exec      ExecRequest                -> ExecResult   (409 until configured)
-//   GET  /shells                               -> {shells: ShellInfo[]}   (409 without shells)
+//   POST /warm      any JSON                   -> {ok: true}   (the supervisor, once: warms the body path)
+//   POST /exec      ExecRequest                -> ExecResult   (409 until the session is known)
+//   GET  /shells                               -> {shells: ShellInfo[]}   (409 without shells or session)
 //   GET  /shell?cols&rows[&attach=ID]          -> WebSocket upgrade (shells.ts serveShells)
 //   POST /shutdown                             -> end every shell with 137 (the shuttle ends)
 //   node supervisor.js --agent SOCKET [--pty NODE_PTY_DIR]
-import { unlinkSync } from 'node:fs';
+import { readFileSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fail, HttpError, readJson, send } from './http';
 import { collect, execLimits, runExec } from './exec';
@@ -24,44 +27,62 @@ import { LoginShellPool } from './login-pool';
 import type { ExecRequest } from './protocol';
 
 export const AGENT_SOCKET_INSIDE = '/run/onmemos/run/agent.sock';
+/** Beside the agent's socket (host side: `<scratch>/run/`): the session, written by the supervisor. */
+export const AGENT_SESSION_FILE = 'session.json';
+
+export interface AgentSession {
+  cwd: string;
+  env: Record<string, string>;
+  shell_linger_ms: number;
+  scrollback_bytes: number;
+}
 
 export function runAgent(socket: string, ptyDir?: string): void {
   // What `ps` inside the sandbox shows (comm too): a sandbox process, not the host's node.
   process.title = 'onmemos-agent';
-  let config: { cwd: string; env: Record<string, string> } | undefined;
+  let config: AgentSession | undefined;
   // Login shells for the first commands, started while the sandbox is still warm (see login-pool.ts).
   const pool = new LoginShellPool({ cwd: '/', env: baseEnv(sandboxUser()) });
   let shells: Shells | undefined;
+  let noPty = false;
+  const sessionFile = join(dirname(socket), AGENT_SESSION_FILE);
+  /** The session once the supervisor wrote it (read-only in here), else undefined: not launched yet. */
+  const session = (): AgentSession | undefined => {
+    if (config) return config;
+    let c: Partial<AgentSession>;
+    try { c = JSON.parse(readFileSync(sessionFile, 'utf8')) as Partial<AgentSession>; } catch { return undefined; }
+    if (typeof c.cwd !== 'string' || !c.env || typeof c.env !== 'object') return undefined;
+    config = { cwd: c.cwd, env: c.env, shell_linger_ms: Number(c.shell_linger_ms) || 600_000, scrollback_bytes: Number(c.scrollback_bytes) || 256 << 10 };
+    pool.adopt(config);
+    return config;
+  };
+  /** The terminals, made at the first use (undefined without a session or without node-pty). */
+  const terminals = (): Shells | undefined => {
+    const c = session();
+    if (shells || !c || noPty) return shells;
+    try {
+      loadPty(ptyDir);
+      shells = new Shells(agentTerms(c.cwd), { lingerMs: c.shell_linger_ms, scrollbackBytes: c.scrollback_bytes, env: c.env });
+    } catch { noPty = true; /* no node-pty here: the supervisor serves the shells */ }
+    return shells;
+  };
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const key = `${req.method} ${req.url}`;
-    if (key === 'GET /health') return send(res, 200, { status: config ? 'configured' : 'waiting', pid: process.pid });
-    if (key === 'POST /configure') {
-      const c = await readJson<{ cwd?: unknown; env?: unknown; shell_linger_ms?: unknown; scrollback_bytes?: unknown }>(req);
-      if (typeof c.cwd !== 'string' || !c.env || typeof c.env !== 'object') {
-        throw new HttpError(400, 'invalid_request', 'cwd and env required');
-      }
-      config = { cwd: c.cwd, env: c.env as Record<string, string> };
-      pool.adopt(config);
-      try {
-        loadPty(ptyDir);
-        shells ??= new Shells(agentTerms(config.cwd), {
-          lingerMs: Number(c.shell_linger_ms) || 600_000, scrollbackBytes: Number(c.scrollback_bytes) || 256 << 10, env: config.env,
-        });
-      } catch { /* no node-pty here: the supervisor serves the shells */ }
-      send(res, 200, { ok: true, shells: !!shells });
-      return void setImmediate(() => pool.fill());
-    }
+    if (key === 'GET /health') return send(res, 200, { status: session() ? 'configured' : 'waiting', pid: process.pid });
+    if (key === 'POST /warm') { await readJson(req); return send(res, 200, { ok: true }); }
     if (key === 'POST /exec') {
-      if (!config) throw new HttpError(409, 'conflict', 'agent not configured yet');
+      const c = session();
+      if (!c) throw new HttpError(409, 'conflict', 'no session here yet');
       const r = await readJson<ExecRequest>(req);
       if (typeof r.command !== 'string') throw new HttpError(400, 'invalid_request', 'command must be a string');
       const limits = execLimits(r);
       const started = performance.now();
       const prepared = pool.take(r.command, r.env ?? {});
       if (prepared) return send(res, 200, await collect(prepared, limits, started));
-      return send(res, 200, await runExec({ file: '/bin/bash', args: ['-lc', r.command], cwd: config.cwd }, limits, { ...config.env, ...(r.env ?? {}) }));
+      return send(res, 200, await runExec({ file: '/bin/bash', args: ['-lc', r.command], cwd: c.cwd }, limits, { ...c.env, ...(r.env ?? {}) }));
     }
     if (key === 'GET /shells') {
+      const shells = terminals();
       if (!shells) throw new HttpError(409, 'conflict', 'no shells here');
       return send(res, 200, { shells: shells.list() });
     }
@@ -75,13 +96,25 @@ export function runAgent(socket: string, ptyDir?: string): void {
     route(req, res).catch((e: Error) => fail(res, e, new HttpError(500, 'internal', e.message)));
   });
   server.keepAliveTimeout = 60_000;
-  serveShells(server, () => shells);
+  serveShells(server, terminals);
   try { unlinkSync(socket); } catch { /* fresh */ }
-  // Warm the spawn path and this module's JIT before a session's first command needs them.
+  // The session is read the moment the supervisor puts it in place (inotify on the run dir), while
+  // the launch's answer travels to the daemon: the first command does not wait for it.
+  let watcher: FSWatcher | undefined;
+  try {
+    watcher = watch(dirname(socket), (_event, name) => {
+      if (name !== AGENT_SESSION_FILE || !session()) return;
+      watcher?.close();
+    });
+    watcher.on('error', () => watcher?.close());
+  } catch { /* no inotify: read at the first request */ }
   server.listen(socket, () => {
     pool.fill();
-    setImmediate(() => { try { loadPty(ptyDir); } catch { /* configure says so */ } });
-    void runExec({ file: '/bin/bash', args: ['-c', 'true'], cwd: '/' }, { command: 'true', timeout_seconds: 5, max_output_bytes: 1024 }, { PATH: '/usr/bin:/bin' });
+    setImmediate(() => { try { loadPty(ptyDir); } catch { /* terminals() says so */ } });
+    // Warm this module's command path (take a prepared shell, collect it; the pool refills after)
+    // before a session's first command needs it: a fresh process runs it twice as slowly.
+    const warm = pool.take('true', {});
+    if (warm) void collect(warm, { command: 'true', timeout_seconds: 5, max_output_bytes: 1024 }, performance.now());
   });
   // PID 1 of the sandbox dying takes us along; SIGTERM (none is expected) ends us cleanly.
   process.on('SIGTERM', () => process.exit(0));

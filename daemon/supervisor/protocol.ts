@@ -15,6 +15,14 @@ import type { ExecOptions, LaunchSpec } from '../providers/types';
 
 export type SandboxMode = 'bwrap' | 'unshare';
 
+/**
+ * Node flags of supervisors and exec agents. Each is a fresh process whose launch, first command
+ * and first shell run code that never ran before: with feedback vectors allocated at a function's
+ * first call instead of after several, that first run is already optimised by inline caches
+ * (measured: a shuttle's first command 2 ms faster, 9 -> 7 ms through the API).
+ */
+export const NODE_FLAGS = ['--no-lazy-feedback-allocation'];
+
 /** Absolute paths of the host tools, resolved by the daemon. */
 export interface Tools {
   bwrap?: string;

@@ -10,7 +10,7 @@
 // With --prestart {mode, userns, tools} an idle member already runs its sandbox (everything but the
 // session's storage, see stage.ts) and the exec agent inside it, and says `ready` only then; a launch
 // whose mount plan fits binds the session's storage into it (Sandbox.activate), else starts afresh.
-import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync, existsSync, appendFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fail, HttpError, readJson, send } from './http';
@@ -25,6 +25,7 @@ import { execLimits, runExec } from './exec';
 import { sandboxEnv, sandboxUser } from './env';
 import type { Health, LaunchRequest, ExecRequest, SandboxMode, SupervisorState, Tools } from './protocol';
 import { Sandbox } from './sandbox';
+import { AGENT_SESSION_FILE, type AgentSession } from './agent';
 import { sandboxTerms, serveShells, Shells } from './shells';
 
 const { values: argv } = parseArgs({
@@ -41,6 +42,7 @@ const storageRoot = storageRootOf(home);
 interface Prestarted { sandbox: Sandbox; mode: SandboxMode; base: string }
 let prestarted: Prestarted | undefined;
 let prestartError: string | undefined;
+let sessionFd: number | undefined;
 
 let status: Health['status'] = 'idle';
 let launch: LaunchRequest | undefined;
@@ -86,6 +88,9 @@ async function startSandbox(mode: SandboxMode, userns: boolean, tools: Tools, ba
   while (sb.alive && Date.now() < deadline) {
     try { await call(work.agent, 'GET', '/health', undefined, 2000); break; } catch { await new Promise((r) => setTimeout(r, 5)); }
   }
+  // One request with a body, as the first command's will be: a fresh process's first body read
+  // costs ~1 ms more than the next one (stream code compiled and run for the first time).
+  await call(work.agent, 'POST', '/warm', { command: 'true', timeout_seconds: 60, max_output_bytes: 1 << 20 }, 2000).catch(() => undefined);
   return sb;
 }
 
@@ -95,6 +100,9 @@ async function prestart(json: string): Promise<void> {
   const base = basePlan(home, work, sandboxUser().home, []);
   const sb = await startSandbox(p.mode, p.userns, p.tools, base, 'onmemos-warm');
   prestarted = { sandbox: sb, mode: p.mode, base: JSON.stringify(base) };
+  // The agent's session file, empty until launch fills it (one write to a file that exists: creating
+  // and renaming one costs ~0.5 ms here, on the launch path).
+  sessionFd = openSync(join(work.run, AGENT_SESSION_FILE), 'w', 0o600);
   sb.onExit(() => { if (status === 'idle') void shutdown('warm sandbox exited'); });
 }
 
@@ -109,7 +117,6 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
   launch = req;
   const user = sandboxUser();
   let reusedWarm = false;
-  let agentError: string | undefined;
   try {
     const mounts: SessionMount[] = spec.mounts.map((m) => ({
       src: req.sources[m.resource_id]!, dest: normalize(m.mount_path), ro: m.access_mode === 'RO',
@@ -127,17 +134,15 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
       if (warm) await warm.sandbox.kill();
       sandbox = await startSandbox(req.mode, req.userns, req.tools, base, spec.sandbox_name);
     }
-    await sandbox.activate(spec.sandbox_name, mounts);
     cwd = spec.mounts[0]?.mount_path ?? user.home;
     baseEnv = sandboxEnv(spec, user);
-    // Before the rename: the connection the warm-up opened to the agent is kept alive by this path.
-    try {
-      const r = await call<{ shells?: boolean }>(work.agent, 'POST', '/configure',
-        { cwd, env: baseEnv, shell_linger_ms: req.shell_linger_seconds * 1000, scrollback_bytes: req.scrollback_bytes }, 5000);
-      if (!r.shells) agentError = 'the agent cannot open ptys (node-pty): the supervisor serves the shells';
-    } catch (err) {
-      agentError = String(err);
-    }
+    await sandbox.activate(spec.sandbox_name, mounts);
+    // The agent reads the session from here (read-only inside) as soon as it is written: after the
+    // activation (not competing with it for the CPU), while this answer travels.
+    const agentSession: AgentSession = { cwd, env: baseEnv, shell_linger_ms: req.shell_linger_seconds * 1000, scrollback_bytes: req.scrollback_bytes };
+    sessionFd ??= openSync(join(work.run, AGENT_SESSION_FILE), 'w', 0o600);
+    writeSync(sessionFd, JSON.stringify(agentSession), 0);
+    closeSync(sessionFd);
     // The scratch (bound into the sandbox by inode) becomes the sandbox dir; the socket moves along.
     renameSync(work.dir, target);
     work = scratch(target);
@@ -149,7 +154,7 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
     setImmediate(() => void shutdown('launch failed'));
     throw new HttpError(503, 'provider_unavailable', `cannot start the sandbox: ${(err as Error).message}`);
   }
-  if (agentError) log('agent_unavailable', { error: agentError });
+  if (!ptyPackageDir()) log('agent_unavailable', { error: 'node-pty is not installed: the supervisor serves the shells' });
   startedAt = new Date().toISOString();
   shells = new Shells(sandboxTerms(sandbox, cwd), { lingerMs: req.shell_linger_seconds * 1000, scrollbackBytes: req.scrollback_bytes, env: baseEnv });
   const state: SupervisorState = {
@@ -172,14 +177,14 @@ function armTtl(at: number): void {
 }
 
 let shuttingDown: Promise<void> | undefined;
-function shutdown(reason: string, askAgent = true): Promise<void> {
+function shutdown(reason: string): Promise<void> {
   shuttingDown ??= (async () => {
     log('terminate', { reason });
     const wasRunning = status === 'running';
     status = 'terminating';
     shells?.killAll();
     // The agent's shells get their exit event (137) before the sandbox goes (a dead agent cannot send it).
-    if (wasRunning && askAgent) await call(work.agent, 'POST', '/shutdown', undefined, 300).catch(() => undefined);
+    if (wasRunning) await call(work.agent, 'POST', '/shutdown', undefined, 300).catch(() => undefined);
     // SIGKILL to the sandbox's PID 1 is final (the kernel takes every process in it along): answer
     // then, and clean up after the answer went out.
     await sandbox?.kill(false);
@@ -204,10 +209,7 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     return void shutdown('exit requested');
   }
   if (key === 'POST /terminate') {
-    // agent_shells: false when the daemon knows no shell was ever opened (it launched the shuttle and
-    // opened none): then there is nobody to tell, and the agent is not asked.
-    const body = await readJson<{ agent_shells?: boolean }>(req).catch(() => ({ agent_shells: true }));
-    await shutdown('terminate requested', body.agent_shells !== false);
+    await shutdown('terminate requested');
     return send(res, 200, { ok: true });
   }
   if (status !== 'running' || !sandbox || !shells) throw new HttpError(409, 'conflict', `shuttle is ${status}`);

@@ -178,6 +178,28 @@ for (const mode of ['bwrap', 'unshare'] as const) {
       await provider.terminate(t); // idempotent
       await assert.rejects(provider.execute(t, { command: 'true', timeout_seconds: 5, max_output_bytes: 10 }), { status: 409 });
     });
+
+    it('terminate kills the init itself only while its pid is provably that init (else asks the supervisor)', async () => {
+      const t = spec([]);
+      await provider.launch(t);
+      const state = JSON.parse(readFileSync(statePath(home, t.sandbox_name), 'utf8')) as { pid: number; init_pid: number };
+      // As if the init had died and its pid been reused: the start time recorded at launch differs.
+      const launched = (provider as unknown as { launchedHere: Map<string, { pid: number; start: string }> }).launchedHere;
+      assert.equal(launched.get(t.sandbox_name)?.pid, state.init_pid);
+      launched.get(t.sandbox_name)!.start = '1';
+      const kills: number[] = [];
+      const kill = process.kill;
+      process.kill = ((pid: number, signal?: string | number) => { kills.push(pid); return kill.call(process, pid, signal); }) as typeof process.kill;
+      try {
+        await provider.terminate(t);
+      } finally {
+        process.kill = kill;
+      }
+      assert.ok(!kills.includes(state.init_pid), 'this process sent no signal to that pid');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(!pidAlive(state.pid), 'the supervisor ended it and itself');
+      assert.ok(!pidAlive(state.init_pid), 'sandbox init gone');
+    });
   });
 }
 

@@ -66,8 +66,11 @@ export class LocalComputeProvider implements ComputeProvider {
   private readonly scrollback: number;
   private readonly pool: SupervisorPool;
   private cap: Capability | undefined;
-  /** Shuttles this process launched, and those it opened a shell on (see terminate). */
-  private readonly launchedHere = new Set<string>();
+  /**
+   * Shuttles this process launched: their sandbox's init (host pid and start time, for terminate's
+   * direct kill), and those it opened a shell on (see terminate).
+   */
+  private readonly launchedHere = new Map<string, { pid: number; start: string }>();
   private readonly shellsOpened = new Set<string>();
 
   constructor(options: LocalProviderOptions) {
@@ -133,7 +136,8 @@ export class LocalComputeProvider implements ComputeProvider {
     progress?.(`creating ${cap.mode} sandbox`);
     try {
       const h = await call<Health>(supervisor, 'POST', '/launch', req);
-      this.launchedHere.add(spec.sandbox_name);
+      const start = h.init_pid ? startTime(h.init_pid) : undefined;
+      if (start) this.launchedHere.set(spec.sandbox_name, { pid: h.init_pid!, start });
       this.log('local.launched', { sandbox_name: spec.sandbox_name, mode: cap.mode, init_pid: h.init_pid, supervisor_pid: h.pid });
     } catch (e) {
       if (e instanceof SupervisorGone) throw new ApiError(503, 'provider_unavailable', e.message);
@@ -153,23 +157,31 @@ export class LocalComputeProvider implements ComputeProvider {
   async terminate(session: SessionRef): Promise<void> {
     const dir = sandboxDir(this.home, session.sandbox_name);
     if (!existsSync(dir)) return;
-    // The agent's shells need telling (their clients get exit 137) unless none can exist: launched
-    // by this process, which opened none (after a daemon restart nobody knows: ask).
     const name = session.sandbox_name;
-    const agentShells = !this.launchedHere.has(name) || this.shellsOpened.has(name);
+    const init = this.launchedHere.get(name);
+    const opened = this.shellsOpened.has(name);
     this.launchedHere.delete(name);
     this.shellsOpened.delete(name);
-    try {
-      await call(socketPath(this.home, session.sandbox_name), 'POST', '/terminate', { agent_shells: agentShells }, 15_000);
-    } catch (e) {
-      // The supervisor is gone or stuck: kill what is left by pid, then remove the scratch space.
-      const state = this.readState(session);
-      if (state) {
-        for (const pid of [state.pid, state.init_pid]) if (isSupervisorOrSandbox(pid)) {
-          try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    // Launched by this process, which opened no shell on it: nobody needs telling (an attached shell's
+    // client gets exit 137 from the agent first), so SIGKILL the sandbox's PID 1 here — the kernel
+    // ends every process of its PID namespace — when its start time shows the pid is still that
+    // init. The supervisor sees its sandbox end and removes itself: a round trip to it (and waiting
+    // while the kernel tears the sandbox down) is not on the terminate path.
+    if (init && !opened && startTime(init.pid) === init.start) {
+      try { process.kill(init.pid, 'SIGKILL'); } catch { /* ended meanwhile */ }
+    } else {
+      try {
+        await call(socketPath(this.home, name), 'POST', '/terminate', undefined, 15_000);
+      } catch (e) {
+        // The supervisor is gone or stuck: kill what is left by pid, then remove the scratch space.
+        const state = this.readState(session);
+        if (state) {
+          for (const pid of [state.pid, state.init_pid]) if (isSupervisorOrSandbox(pid)) {
+            try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+          }
         }
+        this.log('local.terminate_forced', { sandbox_name: name, error: String(e) });
       }
-      this.log('local.terminate_forced', { sandbox_name: session.sandbox_name, error: String(e) });
     }
     this.discard(dir, session.sandbox_name);
     this.log('local.terminated', { sandbox_name: session.sandbox_name });
@@ -198,6 +210,9 @@ export class LocalComputeProvider implements ComputeProvider {
   }
 
   async isAlive(session: SessionRef): Promise<boolean> {
+    // Terminated here (its dir discarded): its supervisor may not have noticed yet, and a kept-alive
+    // connection to it would still reach it.
+    if (!existsSync(sandboxDir(this.home, session.sandbox_name))) return false;
     try {
       const h = await call<Health>(socketPath(this.home, session.sandbox_name), 'GET', '/health', undefined, 5000);
       return h.status === 'running' && h.sandbox_name === session.sandbox_name;
@@ -221,6 +236,7 @@ export class LocalComputeProvider implements ComputeProvider {
    * there (gone, not configured: 409) or does not know the shell (404: the supervisor served it).
    */
   private async agentFirst<T>(session: SessionRef, run: (socket: string) => Promise<T>): Promise<T> {
+    if (!existsSync(sandboxDir(this.home, session.sandbox_name))) throw notRunning(session);
     try {
       return await run(agentSocketPath(this.home, session.sandbox_name));
     } catch (e) {
@@ -236,6 +252,16 @@ export class LocalComputeProvider implements ComputeProvider {
 
   async close(): Promise<void> {
     await this.pool.close();
+  }
+}
+
+/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): with the pid, its identity. */
+export function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
   }
 }
 
