@@ -8,6 +8,7 @@ import type { Services } from '../services';
 import type { SessionRow } from '../store';
 import { ApiError } from '../errors';
 import { sessionRef } from '../services/sessions';
+import { Batcher } from '../providers/local/ws-data';
 
 export const PTY_SUBPROTOCOL = 'onmemos.pty.v1';
 const HIGH_WATER = 1024 * 1024;
@@ -39,33 +40,24 @@ export function runPtyProtocol(ws: WebSocket, session: SessionRow, url: URL, dep
     ws.send(JSON.stringify({ type: 'hello', shell_id: shell.shell_id }));
     let pending = 0;
     let paused = false;
-    // Chunks that arrive in the same turn of the event loop go out as one frame (fewer frames,
-    // fewer syscalls for bulk output; a lone keystroke echo still leaves at once).
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
-    const flush = () => {
-      if (!batch.length || ws.readyState !== ws.OPEN) { batch = []; batchBytes = 0; return; }
-      const frame = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes);
-      batch = [];
-      batchBytes = 0;
+    // What arrives in one turn of the event loop leaves as one frame (the agent already gathers a
+    // stream's output into large frames; see Batcher).
+    const batcher = new Batcher((frame) => {
+      if (ws.readyState !== ws.OPEN) return;
       pending += frame.length;
       ws.send(frame, { binary: true }, () => {
         pending -= frame.length;
         if (paused && pending < LOW_WATER) { paused = false; shell.resume(); }
       });
       if (!paused && pending > HIGH_WATER) { paused = true; shell.pause(); }
-    };
+    }, { maxBytes: 256 << 10 });
     shell.onData((chunk) => {
-      if (ws.readyState !== ws.OPEN) return;
-      if (!batch.length) setImmediate(flush);
-      batch.push(chunk);
-      batchBytes += chunk.length;
-      if (batchBytes >= 256 * 1024) flush();
+      if (ws.readyState === ws.OPEN) batcher.push(chunk);
     });
     let exited = false;
     shell.onExit((code) => {
       exited = true;
-      flush();
+      batcher.flush();
       if (ws.readyState === ws.OPEN) {
         ws.send(JSON.stringify({ type: 'exit', code }));
         ws.close(1000, 'shell exited');

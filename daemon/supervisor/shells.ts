@@ -23,7 +23,7 @@ import type { Duplex } from 'node:stream';
 import type * as NodePty from 'node-pty';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ShellInfo } from '../providers/types';
-import { rawBuffer } from '../providers/local/ws-data';
+import { Batcher, rawBuffer } from '../providers/local/ws-data';
 import { descendants, killTree } from './exec';
 import type { Sandbox } from './sandbox';
 
@@ -234,22 +234,15 @@ export class Shells {
       id: `sh-${randomBytes(6).toString('hex')}`, created_at: new Date().toISOString(), cols, rows, pty: undefined as unknown as Term,
       ring: new Ring(this.opts.scrollbackBytes), pausedByClient: false, pausedByBuffer: false, queued: 0,
     };
-    // Reads that arrive in one turn of the event loop leave as one frame: a pty gives at most a few
-    // KiB per read, and at full speed a frame (and its callback) per read costs more than the bytes.
-    // A lone keystroke's echo waits for nothing but the end of this turn.
-    let pending: Buffer[] = [];
-    const flush = () => {
-      if (!pending.length) return;
-      const chunk = pending.length === 1 ? pending[0]! : Buffer.concat(pending);
-      pending = [];
-      shell.ring.push(chunk);
-      if (shell.client) this.sendData(shell, chunk);
-    };
-    const onData = (chunk: Buffer) => {
-      if (pending.push(chunk) === 1) setImmediate(flush);
-    };
+    // A pty gives at most 4 KiB per read: reads are gathered into frames (see Batcher), and the
+    // scrollback keeps frames, not reads.
+    const batcher = new Batcher((frame) => {
+      shell.ring.push(frame);
+      if (shell.client) this.sendData(shell, frame);
+    }, { maxBytes: 64 << 10, holdMs: 2 });
+    const onData = (chunk: Buffer) => batcher.push(chunk);
     const onExit = (code: number) => {
-      flush();
+      batcher.flush();
       shell.exitCode = code;
       if (shell.client) this.sendExit(shell);
       // Unattached: keep it (scrollback + exit code) until the linger window ends.
