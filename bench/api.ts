@@ -1,7 +1,8 @@
 // The daemon's API on the local provider, each figure against a baseline measured in this run:
 //  - execute `true` through the API  /  a bare `bash -c true` spawn              (target <= 1.5)
 //  - launch + execute + terminate     /  a bare bwrap sandbox running bash -c true (target <= 2.0, launches
-//    1 s apart so the warm pool has refilled; back to back for information)
+//    1 s apart so the warm pool has refilled, against the bare sandbox also 1 s apart; back to back
+//    against the bare sandbox back to back, for information)
 //  - durable acknowledged writes/s with 10,000 users and 64 concurrent writers  /  one
 //    un-coalesced durable write of the same document (target >= 2,000/s, p99 < 50 ms)
 import { Agent, request } from 'node:http';
@@ -60,6 +61,9 @@ export async function runApiBench(): Promise<Row[]> {
     // 2. launch + execute + terminate: as a person (or a script with think time) launches, 1 s apart
     //    (not timed) so the warm pool has refilled; then back to back, where the pool drains and
     //    launches wait for members still booting (Node + sandbox + agent: ~150-300 ms each here).
+    //    Each is compared with the bare sandbox measured the same way: 1 s apart the machine's idle
+    //    cores take ~2-3 ms longer to get going (the bare sandbox: ~6 ms back to back, ~9 ms paced),
+    //    so the paced baseline runs interleaved with the paced cycles, under the same conditions.
     const cycle = async () => {
       const x = await pub('POST', '/v1/sessions', { workspace_id: ws });
       if (x.status !== 201) throw new Error(`launch answered ${x.status}`);
@@ -69,20 +73,27 @@ export async function runApiBench(): Promise<Row[]> {
       const t = await pub('DELETE', `/v1/sessions/${id}`);
       if (t.status >= 300) throw new Error(`terminate answered ${t.status}`);
     };
-    const paced: number[] = [];
-    for (let i = 0; i < 12; i++) {
+    const paced = async (fn: () => Promise<unknown>) => {
       await new Promise((r) => setTimeout(r, 1000));
       const t0 = performance.now();
-      await cycle();
-      paced.push(performance.now() - t0);
+      await fn();
+      return performance.now() - t0;
+    };
+    const pacedCycle: number[] = [];
+    const pacedBare: number[] = [];
+    for (let i = 0; i < 14; i++) {
+      pacedBare.push(await paced(() => spawnOk('bwrap', BARE_BWRAP)));
+      pacedCycle.push(await paced(cycle));
     }
     const backToBack = await timeMany(15, cycle, 2);
-    // The baseline on a quiet machine too: after the back-to-back run the pool is still refilling.
+    // The back-to-back baseline on a quiet machine: after the back-to-back run the pool is still refilling.
     await new Promise((r) => setTimeout(r, 1500));
     const sandbox = await timeMany(15, () => spawnOk('bwrap', BARE_BWRAP), 2);
-    const p = median(paced.slice(2));
-    rows.push({ name: 'launch+execute+terminate via API (warm pool, 1 s apart) / bare bwrap bash -c true', value: p, unit: 'ms', baseline: median(sandbox), ratio: p / median(sandbox), target: '<= 2.0' });
-    rows.push({ name: 'launch+execute+terminate via API, back to back / bare bwrap bash -c true', value: median(backToBack), unit: 'ms', baseline: median(sandbox), ratio: median(backToBack) / median(sandbox),
+    const p = median(pacedCycle.slice(2));
+    const pb = median(pacedBare.slice(2));
+    rows.push({ name: 'launch+execute+terminate via API (warm pool, 1 s apart) / bare bwrap bash -c true (1 s apart)', value: p, unit: 'ms', baseline: pb, ratio: p / pb, target: '<= 2.0',
+      note: `${(p / median(sandbox)).toFixed(2)} against the back-to-back bare sandbox` });
+    rows.push({ name: 'launch+execute+terminate via API, back to back / bare bwrap bash -c true (back to back)', value: median(backToBack), unit: 'ms', baseline: median(sandbox), ratio: median(backToBack) / median(sandbox),
       note: `p90 ${quantile(backToBack, 0.9).toFixed(0)} ms: the pool drains` });
 
     // 3. durable writes with 10k users, 64 writers

@@ -24,7 +24,7 @@ import { collect, execLimits, runExec } from './exec';
 import { baseEnv, sandboxUser } from './env';
 import { agentTerms, loadPty, serveShells, Shells } from './shells';
 import { LoginShellPool } from './login-pool';
-import type { ExecRequest } from './protocol';
+import { eagerFeedback, type ExecRequest } from './protocol';
 
 export const AGENT_SOCKET_INSIDE = '/run/onmemos/run/agent.sock';
 /** Beside the agent's socket (host side: `<scratch>/run/`): the session, written by the supervisor. */
@@ -109,6 +109,7 @@ export function runAgent(socket: string, ptyDir?: string): void {
     watcher.on('error', () => watcher?.close());
   } catch { /* no inotify: read at the first request */ }
   server.listen(socket, () => {
+    eagerFeedback();
     pool.fill();
     setImmediate(() => { try { loadPty(ptyDir); } catch { /* terminals() says so */ } });
     // Warm this module's command path (take a prepared shell, collect it; the pool refills after)

@@ -11,17 +11,22 @@
 //   client -> {type:"resize",cols,rows} | {type:"pause"} | {type:"resume"} | {type:"detach"} | {type:"kill"}
 //   server -> {type:"hello",shell_id} first, then {type:"exit",code} | {type:"error",message}
 // Errors: {error: {code, message}} with the HTTP status of the matching ApiError.
+import { setFlagsFromString } from 'node:v8';
 import type { ExecOptions, LaunchSpec } from '../providers/types';
 
 export type SandboxMode = 'bwrap' | 'unshare';
 
 /**
- * Node flags of supervisors and exec agents. Each is a fresh process whose launch, first command
- * and first shell run code that never ran before: with feedback vectors allocated at a function's
- * first call instead of after several, that first run is already optimised by inline caches
- * (measured: a shuttle's first command 2 ms faster, 9 -> 7 ms through the API).
+ * Called by supervisors and exec agents once booted and idle. Each is a fresh process whose launch,
+ * first command and first shell run code that never ran before; with feedback vectors allocated at
+ * a function's first call (instead of after several) that first run already gets inline caches: a
+ * shuttle's first command ~2 ms faster (9 -> 7 ms through the API). Not as a command-line flag: for
+ * the boot itself (all the bundle's one-off functions) it costs more than it gives (a warm pool
+ * member's boot 150-200 -> 240-400 ms).
  */
-export const NODE_FLAGS = ['--no-lazy-feedback-allocation'];
+export function eagerFeedback(): void {
+  setFlagsFromString('--no-lazy-feedback-allocation');
+}
 
 /** Absolute paths of the host tools, resolved by the daemon. */
 export interface Tools {

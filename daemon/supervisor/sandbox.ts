@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { bwrapMountArgs, shq, unshareScript, type MountOp } from '../providers/local/mounts';
 import { AGENT_SOCKET_INSIDE } from './agent';
 import { perlSetup, sessionLines, type SessionMount } from './stage';
-import { NODE_FLAGS, type SandboxMode, type Tools } from './protocol';
+import type { SandboxMode, Tools } from './protocol';
 
 export interface SandboxConfig {
   mode: SandboxMode;
@@ -68,7 +68,7 @@ export class Sandbox {
     const d = drop(cfg.tools.setpriv);
     const perl = perlSetup(cfg.tools.perl);
     return [
-      cfg.agent ? `${d} ${shq(cfg.agent.node)} ${NODE_FLAGS.join(' ')} ${shq(cfg.agent.script)} --agent ${AGENT_SOCKET_INSIDE}${cfg.agent.pty ? ` --pty ${shq(cfg.agent.pty)}` : ''} </dev/null >/dev/null 2>&1 &` : ':',
+      cfg.agent ? `${d} ${shq(cfg.agent.node)} ${shq(cfg.agent.script)} --agent ${AGENT_SOCKET_INSIDE}${cfg.agent.pty ? ` --pty ${shq(cfg.agent.pty)}` : ''} </dev/null >/dev/null 2>&1 &` : ':',
       'echo ready',
       ...(perl
         ? [`exec ${perl.argv([cfg.tools.setpriv, ...DROP_ARGS, '--', ...INIT]).map(shq).join(' ')}`]

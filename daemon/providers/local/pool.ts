@@ -7,7 +7,6 @@ import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { poolDir } from './paths';
 import { call } from './rpc';
-import { NODE_FLAGS } from '../../supervisor/protocol';
 
 export interface SpawnOptions {
   home: string;
@@ -35,7 +34,7 @@ export function spawnSupervisor(opts: SpawnOptions): Promise<Member> {
   const id = randomBytes(6).toString('hex');
   const socket = join(dir, `${id}.sock`);
   const prestart = opts.prestart?.();
-  const args = [...NODE_FLAGS, opts.script, '--home', opts.home, '--pool-id', id, '--owner-pid', String(process.pid), ...(prestart ? ['--prestart', prestart] : [])];
+  const args = [opts.script, '--home', opts.home, '--pool-id', id, '--owner-pid', String(process.pid), ...(prestart ? ['--prestart', prestart] : [])];
   const child = spawn(opts.nodePath, args, {
     detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: opts.env, cwd: '/',
   });
