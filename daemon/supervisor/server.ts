@@ -76,7 +76,7 @@ function ptyPackageDir(): string | undefined {
 }
 
 /** Start a sandbox on `base` plus the stage and agent binds; resolves once it (and its agent) run. */
-async function startSandbox(mode: SandboxMode, userns: boolean, tools: Tools, base: MountOp[], hostname: string): Promise<Sandbox> {
+async function startSandbox(mode: SandboxMode, userns: boolean, tools: Tools, base: MountOp[], hostname: string, warm: boolean): Promise<Sandbox> {
   const agent = agentBinds(process.execPath, __filename, ptyPackageDir());
   const sb = await Sandbox.start({
     mode, userns, tools, hostname, newRoot: work.root,
@@ -89,8 +89,9 @@ async function startSandbox(mode: SandboxMode, userns: boolean, tools: Tools, ba
     try { await call(work.agent, 'GET', '/health', undefined, 2000); break; } catch { await new Promise((r) => setTimeout(r, 5)); }
   }
   // One request with a body, as the first command's will be: a fresh process's first body read
-  // costs ~1 ms more than the next one (stream code compiled and run for the first time).
-  await call(work.agent, 'POST', '/warm', { command: 'true', timeout_seconds: 60, max_output_bytes: 1 << 20 }, 2000).catch(() => undefined);
+  // costs ~1 ms more than the next one (stream code compiled and run for the first time). Only for
+  // a warm sandbox: a launch that starts its own would wait for it.
+  if (warm) await call(work.agent, 'POST', '/warm', { command: 'true', timeout_seconds: 60, max_output_bytes: 1 << 20 }, 2000).catch(() => undefined);
   return sb;
 }
 
@@ -98,7 +99,7 @@ async function prestart(json: string): Promise<void> {
   const p = JSON.parse(json) as { mode: SandboxMode; userns: boolean; tools: Tools };
   makeScratch(work);
   const base = basePlan(home, work, sandboxUser().home, []);
-  const sb = await startSandbox(p.mode, p.userns, p.tools, base, 'onmemos-warm');
+  const sb = await startSandbox(p.mode, p.userns, p.tools, base, 'onmemos-warm', true);
   prestarted = { sandbox: sb, mode: p.mode, base: JSON.stringify(base) };
   // The agent's session file, empty until launch fills it (one write to a file that exists: creating
   // and renaming one costs ~0.5 ms here, on the launch path).
@@ -132,7 +133,7 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
     if (reusedWarm) sandbox = warm!.sandbox;
     else {
       if (warm) await warm.sandbox.kill();
-      sandbox = await startSandbox(req.mode, req.userns, req.tools, base, spec.sandbox_name);
+      sandbox = await startSandbox(req.mode, req.userns, req.tools, base, spec.sandbox_name, false);
     }
     cwd = spec.mounts[0]?.mount_path ?? user.home;
     baseEnv = sandboxEnv(spec, user);
