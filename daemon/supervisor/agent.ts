@@ -3,14 +3,16 @@
 // `setpriv`), so a command is one plain spawn of `bash -lc` — no nsenter and setpriv per command.
 // The daemon talks to it directly over `<sandbox dir>/run/agent.sock` (the directory is bound into
 // the sandbox at /run/onmemos/run and made read-only before any command runs, so nothing inside can
-// replace the socket). The session comes as a file: once the sandbox is activated the supervisor
-// writes `session.json` (AgentSession) beside the socket, and the agent reads it when it changes
-// (inotify) or at the first request that needs it: no request to the agent on the launch path (a
-// round trip to a process that never served one cost 3-4 ms of every launch).
+// replace the socket). The supervisor gives it the session once the sandbox is activated: as a file
+// (`session.json` beside the socket, read when it changes — inotify — or at the first request that
+// needs it), so that the launch waits for no request to the agent (a round trip to a process that
+// never served one cost 3-4 ms of every launch). A session with env of its own comes by POST
+// /configure instead: its values (secrets, often) are never written to disk.
 // It also owns the shuttle's terminals (shells.ts, agentTerms): ptys it opens itself, from the
 // sandbox's own devpts, served as WebSockets on the same socket.
 //   GET  /health                               -> {status: "configured" | "waiting", pid}
 //   POST /warm      any JSON                   -> {ok: true}   (the supervisor, once: warms the body path)
+//   POST /configure AgentSession               -> {ok: true}   (the supervisor, once: a session with env)
 //   POST /exec      ExecRequest                -> ExecResult   (409 until the session is known)
 //   GET  /shells                               -> {shells: ShellInfo[]}   (409 without shells or session)
 //   GET  /shell?cols&rows[&attach=ID]          -> WebSocket upgrade (shells.ts serveShells)
@@ -46,15 +48,22 @@ export function runAgent(socket: string, ptyDir?: string): void {
   let shells: Shells | undefined;
   let noPty = false;
   const sessionFile = join(dirname(socket), AGENT_SESSION_FILE);
-  /** The session once the supervisor wrote it (read-only in here), else undefined: not launched yet. */
-  const session = (): AgentSession | undefined => {
+  /** Take the session (once): the login shells started for the warm sandbox are kept if they fit. */
+  const configure = (c: Partial<AgentSession>): AgentSession | undefined => {
     if (config) return config;
-    let c: Partial<AgentSession>;
-    try { c = JSON.parse(readFileSync(sessionFile, 'utf8')) as Partial<AgentSession>; } catch { return undefined; }
     if (typeof c.cwd !== 'string' || !c.env || typeof c.env !== 'object') return undefined;
     config = { cwd: c.cwd, env: c.env, shell_linger_ms: Number(c.shell_linger_ms) || 600_000, scrollback_bytes: Number(c.scrollback_bytes) || 256 << 10 };
     pool.adopt(config);
+    // Shells that did not fit were ended: start the session's own, ahead of its first command.
+    setImmediate(() => pool.fill());
     return config;
+  };
+  /** The session once the supervisor gave it, else undefined: not launched yet. */
+  const session = (): AgentSession | undefined => {
+    if (config) return config;
+    // Written in one write before the launch answered: a partial read (an inotify event during the
+    // write) fails to parse and is read again at the next event or request.
+    try { return configure(JSON.parse(readFileSync(sessionFile, 'utf8')) as Partial<AgentSession>); } catch { return undefined; }
   };
   /** The terminals, made at the first use (undefined without a session or without node-pty). */
   const terminals = (): Shells | undefined => {
@@ -70,6 +79,10 @@ export function runAgent(socket: string, ptyDir?: string): void {
     const key = `${req.method} ${req.url}`;
     if (key === 'GET /health') return send(res, 200, { status: session() ? 'configured' : 'waiting', pid: process.pid });
     if (key === 'POST /warm') { await readJson(req); return send(res, 200, { ok: true }); }
+    if (key === 'POST /configure') {
+      if (!configure(await readJson<Partial<AgentSession>>(req))) throw new HttpError(400, 'invalid_request', 'cwd and env required');
+      return send(res, 200, { ok: true });
+    }
     if (key === 'POST /exec') {
       const c = session();
       if (!c) throw new HttpError(409, 'conflict', 'no session here yet');

@@ -61,6 +61,8 @@ export interface Health {
   session_id?: string;
   mode?: SandboxMode;
   init_pid?: number;
+  /** The init's start time (/proc/<pid>/stat): with init_pid, that process and no later one. */
+  init_start?: string;
   expires_at?: string;
   started_at?: string;
 }
@@ -69,6 +71,7 @@ export interface Health {
 export interface SupervisorState {
   pid: number;
   init_pid: number;
+  init_start?: string;
   socket: string;
   sandbox_name: string;
   session_id: string;

@@ -11,6 +11,7 @@
 // the read-only host system writable.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { startTime } from '../providers/local/pool';
 import { bwrapMountArgs, shq, unshareScript, type MountOp } from '../providers/local/mounts';
 import { AGENT_SOCKET_INSIDE } from './agent';
 import { perlSetup, sessionLines, type SessionMount } from './stage';
@@ -45,6 +46,8 @@ export class Sandbox {
     private readonly proc: ChildProcess,
     /** Host pid of PID 1 of the sandbox's PID namespace. */
     readonly initPid: number,
+    /** Its start time, read while it is known to be that process (see startTime). */
+    readonly initStart: string | undefined,
   ) {
     proc.on('exit', () => {
       this.exited = true;
@@ -154,7 +157,7 @@ export class Sandbox {
       initPid = Number(children[0]);
       if (!initPid) throw new Error('unshare: no namespace init found');
     }
-    return new Sandbox(cfg, proc, initPid);
+    return new Sandbox(cfg, proc, initPid, startTime(initPid));
   }
 
   private out = '';
@@ -203,10 +206,12 @@ export class Sandbox {
 
   /** Kill everything in the sandbox: PID 1 of its namespace dying takes every process with it. */
   async kill(wait = true): Promise<void> {
+    // Ended (killed from outside, say): its pids are reaped and may belong to someone else by now.
+    if (this.exited) return;
     for (const pid of [this.initPid, this.proc.pid]) {
       try { if (pid) process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
     }
-    if (this.exited || !wait) return;
+    if (!wait) return;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 5000);
       this.onExit(() => { clearTimeout(timer); resolve(); });

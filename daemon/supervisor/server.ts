@@ -61,7 +61,7 @@ function log(event: string, fields: Record<string, unknown> = {}): void {
 function health(): Health {
   return {
     status, pid: process.pid, sandbox_name: launch?.spec.sandbox_name, session_id: launch?.spec.session_id,
-    mode: launch?.mode, init_pid: sandbox?.initPid, expires_at: launch?.spec.expires_at, started_at: startedAt,
+    mode: launch?.mode, init_pid: sandbox?.initPid, init_start: sandbox?.initStart, expires_at: launch?.spec.expires_at, started_at: startedAt,
   };
 }
 
@@ -139,11 +139,18 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
     baseEnv = sandboxEnv(spec, user);
     await sandbox.activate(spec.sandbox_name, mounts);
     // The agent reads the session from here (read-only inside) as soon as it is written: after the
-    // activation (not competing with it for the CPU), while this answer travels.
+    // activation (not competing with it for the CPU), while this answer travels. A session with env
+    // of its own goes by request: env values are never written to disk.
     const agentSession: AgentSession = { cwd, env: baseEnv, shell_linger_ms: req.shell_linger_seconds * 1000, scrollback_bytes: req.scrollback_bytes };
-    sessionFd ??= openSync(join(work.run, AGENT_SESSION_FILE), 'w', 0o600);
-    writeSync(sessionFd, JSON.stringify(agentSession), 0);
-    closeSync(sessionFd);
+    if (Object.keys(spec.env).length) {
+      await call(work.agent, 'POST', '/configure', agentSession, 5000)
+        .catch((e: unknown) => log('agent_unavailable', { error: `configure: ${String(e)}` }));
+    } else {
+      sessionFd ??= openSync(join(work.run, AGENT_SESSION_FILE), 'w', 0o600);
+      writeSync(sessionFd, JSON.stringify(agentSession), 0);
+    }
+    if (sessionFd !== undefined) closeSync(sessionFd);
+    sessionFd = undefined;
     // The scratch (bound into the sandbox by inode) becomes the sandbox dir; the socket moves along.
     renameSync(work.dir, target);
     work = scratch(target);
@@ -159,7 +166,7 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
   startedAt = new Date().toISOString();
   shells = new Shells(sandboxTerms(sandbox, cwd), { lingerMs: req.shell_linger_seconds * 1000, scrollbackBytes: req.scrollback_bytes, env: baseEnv });
   const state: SupervisorState = {
-    pid: process.pid, init_pid: sandbox.initPid, socket, sandbox_name: spec.sandbox_name, session_id: spec.session_id,
+    pid: process.pid, init_pid: sandbox.initPid, init_start: sandbox.initStart, socket, sandbox_name: spec.sandbox_name, session_id: spec.session_id,
     mode: req.mode, expires_at: spec.expires_at, started_at: startedAt,
   };
   writeFileSync(join(target, `${STATE_NAME}.tmp`), JSON.stringify(state));
@@ -232,7 +239,14 @@ const server = createServer((req, res) => {
 });
 server.keepAliveTimeout = 60_000;
 
-serveShells(server, () => (status === 'running' ? shells : undefined));
+// Shells come here only where the agent cannot serve them (no node-pty in it, or it is gone): say so once.
+let servingShells = false;
+serveShells(server, () => {
+  if (status !== 'running') return undefined;
+  if (!servingShells) log('shells_from_supervisor', { reason: 'the exec agent serves no shells (no node-pty in the sandbox, or it is gone)' });
+  servingShells = true;
+  return shells;
+});
 
 mkdirSync(poolDir(home), { recursive: true, mode: 0o700 });
 try { unlinkSync(socket); } catch { /* fresh */ }

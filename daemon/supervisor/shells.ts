@@ -157,6 +157,8 @@ interface Shell {
   rows: number;
   pty: Term;
   ring: Ring;
+  /** Output read from the pty and not yet framed (see Batcher): flushed before an exit event. */
+  output: Batcher;
   client?: WebSocket;
   linger?: NodeJS.Timeout;
   exitCode?: number;
@@ -223,6 +225,7 @@ export class Shells {
     for (const shell of this.shells.values()) {
       if (shell.linger) clearTimeout(shell.linger);
       if (shell.exitCode === undefined) shell.exitCode = code;
+      shell.output.flush();
       if (shell.client) this.sendExit(shell);
       killTree(shell.pty.pid);
     }
@@ -233,16 +236,16 @@ export class Shells {
     const shell: Shell = {
       id: `sh-${randomBytes(6).toString('hex')}`, created_at: new Date().toISOString(), cols, rows, pty: undefined as unknown as Term,
       ring: new Ring(this.opts.scrollbackBytes), pausedByClient: false, pausedByBuffer: false, queued: 0,
+      // A pty gives at most 4 KiB per read: reads are gathered into frames (see Batcher), and the
+      // scrollback keeps frames, not reads.
+      output: new Batcher((frame) => {
+        shell.ring.push(frame);
+        if (shell.client) this.sendData(shell, frame);
+      }, { maxBytes: 64 << 10, holdMs: 2 }),
     };
-    // A pty gives at most 4 KiB per read: reads are gathered into frames (see Batcher), and the
-    // scrollback keeps frames, not reads.
-    const batcher = new Batcher((frame) => {
-      shell.ring.push(frame);
-      if (shell.client) this.sendData(shell, frame);
-    }, { maxBytes: 64 << 10, holdMs: 2 });
-    const onData = (chunk: Buffer) => batcher.push(chunk);
+    const onData = (chunk: Buffer) => shell.output.push(chunk);
     const onExit = (code: number) => {
-      batcher.flush();
+      shell.output.flush();
       shell.exitCode = code;
       if (shell.client) this.sendExit(shell);
       // Unattached: keep it (scrollback + exit code) until the linger window ends.

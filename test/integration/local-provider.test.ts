@@ -17,6 +17,28 @@ function pidAlive(pid: number): boolean {
   try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
 }
 
+/** Poll until `check` holds (a process ending takes the kernel and its supervisor a moment), or fail. */
+async function eventually(check: () => boolean, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`${what} (within ${ms} ms)`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Record the pids this process signals while `run` runs. */
+async function signalsSentDuring(run: () => Promise<unknown>): Promise<number[]> {
+  const kills: number[] = [];
+  const kill = process.kill;
+  process.kill = ((pid: number, signal?: string | number) => { kills.push(pid); return kill.call(process, pid, signal); }) as typeof process.kill;
+  try {
+    await run();
+  } finally {
+    process.kill = kill;
+  }
+  return kills;
+}
+
 function hostProcessesMatching(text: string): string[] {
   return execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(text));
 }
@@ -167,13 +189,14 @@ for (const mode of ['bwrap', 'unshare'] as const) {
       assert.ok(pidAlive(state.pid) && pidAlive(state.init_pid), 'supervisor and init run');
       assert.equal(hostProcessesMatching('sleep 303').length, 1, 'the background sleep runs');
       assert.equal(await provider.isAlive(t), true);
-      await provider.terminate(t);
+      // Launched here, no shell opened: the provider ends the sandbox itself (SIGKILL to its init).
+      const kills = await signalsSentDuring(() => provider.terminate(t));
+      assert.ok(kills.includes(state.init_pid), 'the init was killed directly');
       assert.equal(await provider.isAlive(t), false);
       assert.ok(!existsSync(sandboxDir(home, t.sandbox_name)), 'scratch removed');
-      await new Promise((r) => setTimeout(r, 100));
-      assert.ok(!pidAlive(state.pid), 'supervisor gone');
-      assert.ok(!pidAlive(state.init_pid), 'sandbox init gone');
-      assert.deepEqual(hostProcessesMatching('sleep 303'), []);
+      await eventually(() => !pidAlive(state.init_pid), 'sandbox init gone');
+      await eventually(() => !pidAlive(state.pid), 'supervisor gone');
+      await eventually(() => hostProcessesMatching('sleep 303').length === 0, 'the background sleep is gone');
       assert.ok(existsSync(storageDir(home, 'vault-t')), 'storage outlives the shuttle');
       await provider.terminate(t); // idempotent
       await assert.rejects(provider.execute(t, { command: 'true', timeout_seconds: 5, max_output_bytes: 10 }), { status: 409 });
@@ -187,18 +210,10 @@ for (const mode of ['bwrap', 'unshare'] as const) {
       const launched = (provider as unknown as { launchedHere: Map<string, { pid: number; start: string }> }).launchedHere;
       assert.equal(launched.get(t.sandbox_name)?.pid, state.init_pid);
       launched.get(t.sandbox_name)!.start = '1';
-      const kills: number[] = [];
-      const kill = process.kill;
-      process.kill = ((pid: number, signal?: string | number) => { kills.push(pid); return kill.call(process, pid, signal); }) as typeof process.kill;
-      try {
-        await provider.terminate(t);
-      } finally {
-        process.kill = kill;
-      }
+      const kills = await signalsSentDuring(() => provider.terminate(t));
       assert.ok(!kills.includes(state.init_pid), 'this process sent no signal to that pid');
-      await new Promise((r) => setTimeout(r, 100));
-      assert.ok(!pidAlive(state.pid), 'the supervisor ended it and itself');
-      assert.ok(!pidAlive(state.init_pid), 'sandbox init gone');
+      await eventually(() => !pidAlive(state.init_pid), 'sandbox init gone');
+      await eventually(() => !pidAlive(state.pid), 'the supervisor ended it and itself');
     });
   });
 }
@@ -265,6 +280,36 @@ describe('local provider: a fresh shuttle from the warm pool', () => {
       // A session with env of its own gets login shells started with it.
       const withEnv = await firstCommands(provider, { env: { FOO: 'from the template' } });
       for (const o of withEnv.out) assert.equal(o, `${withEnv.s.sandbox_name}|${withEnv.s.sandbox_name}|${withEnv.s.session_id}|/workspace|unset|from the template|${uid}\n`);
+    } finally {
+      await provider.close();
+    }
+  });
+
+  it('a session\'s env values reach its commands but never the disk', async () => {
+    const provider = new LocalComputeProvider({ home, poolSize: 1 });
+    const secret = `tok-${Math.random().toString(36).slice(2)}`;
+    const filesUnder = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? filesUnder(join(dir, e.name)) : e.isFile() ? [join(dir, e.name)] : []);
+    try {
+      await provider.warm();
+      const plain = spec([]);
+      await provider.launch(plain);
+      // Without env of its own, the session reaches the agent as a file (ids, cwd: nothing secret).
+      const file = join(sandboxDir(home, plain.sandbox_name), 'run', 'session.json');
+      assert.match(readFileSync(file, 'utf8'), new RegExp(plain.session_id));
+      await provider.terminate(plain);
+
+      await provider.warm();
+      const s = spec([mount('vault-env', '/workspace')], { env: { SECRET_TOKEN: secret } });
+      await provider.launch(s);
+      try {
+        const r = await provider.execute(s, { command: 'echo "$SECRET_TOKEN"', timeout_seconds: 10, max_output_bytes: 4096 });
+        assert.equal(r.stdout, `${secret}\n`);
+        const leaks = filesUnder(sandboxDir(home, s.sandbox_name)).filter((f) => readFileSync(f).includes(secret));
+        assert.deepEqual(leaks, [], 'no file of the shuttle holds the value');
+      } finally {
+        await provider.terminate(s);
+      }
     } finally {
       await provider.close();
     }

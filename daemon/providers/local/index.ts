@@ -1,6 +1,7 @@
 // The embedded `local` provider: a shuttle is a sandbox (bubblewrap, else util-linux unshare) owned
-// by a detached per-session supervisor process (daemon/supervisor), which survives the daemon. The
-// provider keeps no state of its own: everything is found again from `<home>/sandboxes/<name>/`.
+// by a detached per-session supervisor process (daemon/supervisor), which survives the daemon. What
+// the provider keeps in memory is a shortcut only (the init of the shuttles it launched, for
+// terminate): everything is found again from `<home>/sandboxes/<name>/`.
 //
 //   new LocalComputeProvider({ home, log?, supervisorScript?, nodePath?, sandbox?, poolSize?,
 //                              shellLingerSeconds?, scrollbackBytes?, env? })
@@ -15,7 +16,7 @@ import { ApiError, badRequest, conflict } from '../../errors';
 import type { Health, LaunchRequest, SupervisorState } from '../../supervisor/protocol';
 import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellStream } from '../types';
 import { agentSocketPath, endedDir, MAX_SOCKET_PATH, sandboxDir, socketPath, statePath, storageDir } from './paths';
-import { SupervisorPool } from './pool';
+import { startTime, SupervisorPool } from './pool';
 import { call, SupervisorGone } from './rpc';
 import { openShellStream } from './shell-client';
 import { detect, type Capability, type SandboxChoice } from './tools';
@@ -136,8 +137,7 @@ export class LocalComputeProvider implements ComputeProvider {
     progress?.(`creating ${cap.mode} sandbox`);
     try {
       const h = await call<Health>(supervisor, 'POST', '/launch', req);
-      const start = h.init_pid ? startTime(h.init_pid) : undefined;
-      if (start) this.launchedHere.set(spec.sandbox_name, { pid: h.init_pid!, start });
+      if (h.init_pid && h.init_start) this.launchedHere.set(spec.sandbox_name, { pid: h.init_pid, start: h.init_start });
       this.log('local.launched', { sandbox_name: spec.sandbox_name, mode: cap.mode, init_pid: h.init_pid, supervisor_pid: h.pid });
     } catch (e) {
       if (e instanceof SupervisorGone) throw new ApiError(503, 'provider_unavailable', e.message);
@@ -155,13 +155,13 @@ export class LocalComputeProvider implements ComputeProvider {
   }
 
   async terminate(session: SessionRef): Promise<void> {
-    const dir = sandboxDir(this.home, session.sandbox_name);
-    if (!existsSync(dir)) return;
     const name = session.sandbox_name;
     const init = this.launchedHere.get(name);
     const opened = this.shellsOpened.has(name);
     this.launchedHere.delete(name);
     this.shellsOpened.delete(name);
+    const dir = sandboxDir(this.home, name);
+    if (!existsSync(dir)) return;
     // Launched by this process, which opened no shell on it: nobody needs telling (an attached shell's
     // client gets exit 137 from the agent first), so SIGKILL the sandbox's PID 1 here — the kernel
     // ends every process of its PID namespace — when its start time shows the pid is still that
@@ -177,6 +177,7 @@ export class LocalComputeProvider implements ComputeProvider {
         const state = this.readState(session);
         if (state) {
           for (const pid of [state.pid, state.init_pid]) if (isSupervisorOrSandbox(pid)) {
+            if (pid === state.init_pid && state.init_start && startTime(pid) !== state.init_start) continue;
             try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
           }
         }
@@ -190,8 +191,8 @@ export class LocalComputeProvider implements ComputeProvider {
   /**
    * The scratch dir leaves `sandboxes/` at once (a rename: the name is free, nothing lists it) and is
    * removed in the background, off the terminate path and the event loop (what a stopped daemon
-   * left in .ended is removed at the next start). The supervisor removes
-   * it too once it answered; whichever comes first wins.
+   * left in .ended is removed at the next start). The supervisor removes it too as it ends (by
+   * its old name: whichever comes first wins).
    */
   private discard(dir: string, name: string): void {
     const ended = endedDir(this.home);
@@ -223,6 +224,8 @@ export class LocalComputeProvider implements ComputeProvider {
 
   /** Shells live in the sandbox's agent; the supervisor serves them where the agent cannot (no node-pty). */
   async openShell(session: SessionRef, options: { cols: number; rows: number; attach?: string }): Promise<ShellStream> {
+    if (!existsSync(sandboxDir(this.home, session.sandbox_name))) throw notRunning(session);
+    // Before it exists: a terminate from now on tells the agent (its client gets exit 137).
     this.shellsOpened.add(session.sandbox_name);
     return this.agentFirst(session, (socket) => openShellStream(socket, options));
   }
@@ -252,16 +255,6 @@ export class LocalComputeProvider implements ComputeProvider {
 
   async close(): Promise<void> {
     await this.pool.close();
-  }
-}
-
-/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): with the pid, its identity. */
-export function startTime(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
   }
 }
 

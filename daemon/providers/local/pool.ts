@@ -3,7 +3,7 @@
 // and the pool refills in the background. Idle members exit by themselves when their daemon is gone.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { poolDir } from './paths';
 import { call } from './rpc';
@@ -61,6 +61,16 @@ export function spawnSupervisor(opts: SpawnOptions): Promise<Member> {
       if (out.includes('ready\n')) done();
     });
   });
+}
+
+/** A process's start time (clock ticks since boot, /proc/<pid>/stat field 22): with the pid, its identity. */
+export function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
 }
 
 /** The process exists (EPERM: it does, and is not ours to signal). */

@@ -26,7 +26,11 @@ export class Batcher {
   private lastAt = 0;
   private lastBytes = 0;
 
-  constructor(private readonly emit: (frame: Buffer) => void, private readonly opts: { maxBytes: number; holdMs?: number }) {}
+  constructor(
+    private readonly emit: (frame: Buffer) => void,
+    /** gapMs: how soon after a large frame more output counts as a stream (default 5). */
+    private readonly opts: { maxBytes: number; holdMs?: number; gapMs?: number },
+  ) {}
 
   push(chunk: Buffer): void {
     this.chunks.push(chunk);
@@ -34,7 +38,7 @@ export class Batcher {
     if (this.bytes >= this.opts.maxBytes) return this.flush();
     if (this.scheduled) return;
     this.scheduled = true;
-    const streaming = !!this.opts.holdMs && this.lastBytes >= 4096 && performance.now() - this.lastAt < STREAM_GAP_MS;
+    const streaming = !!this.opts.holdMs && this.lastBytes >= 4096 && performance.now() - this.lastAt < (this.opts.gapMs ?? STREAM_GAP_MS);
     if (streaming) this.timer = setTimeout(this.flush, this.opts.holdMs);
     else setImmediate(this.flush);
   }
