@@ -51,7 +51,7 @@ export async function startDaemon(config: DaemonConfig, log: Logger = createLogg
     const shells = attachShellEndpoint(pub.server, { services, auth, tokens, log });
 
     const reconciled = await services.sessions.reconcile();
-    if (reconciled.alive || reconciled.ended) log.info('sessions reconciled', reconciled);
+    if (reconciled.alive || reconciled.ended || reconciled.orphans) log.info('sessions reconciled', reconciled);
 
     await admin.listen({ host: config.adminHost, port: config.adminPort });
     await pub.listen({ host: config.host, port: config.publicPort });

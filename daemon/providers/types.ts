@@ -107,6 +107,11 @@ export interface ComputeProvider {
   isAlive(session: SessionRef): Promise<boolean>;
   openShell?(session: SessionRef, options: { cols: number; rows: number; attach?: string }): Promise<ShellStream>;
   listShells?(session: SessionRef): Promise<ShellInfo[]>;
+  /**
+   * At start: end every sandbox no live record names (a daemon stopped between starting one and
+   * its record becoming durable: launch writes both at once). Returns their names. (gke: admin /gc.)
+   */
+  sweepOrphans?(live: Set<string>): Promise<string[]>;
   /** Release provider resources (not sessions) at daemon shutdown. */
   close(): Promise<void>;
 }

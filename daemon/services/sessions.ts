@@ -104,7 +104,9 @@ export function sessions(ctx: ServiceContext) {
         created_at: created.toISOString(), started_at: null, expires_at: new Date(created.getTime() + b.ttl_minutes * ctx.config.minuteMs).toISOString(),
         ended_at: null, end_reason: null,
       };
-      await store.write((_d, tx) => {
+      // The pending record becomes durable while the sandbox starts (a daemon stopped in between
+      // leaves a sandbox no record names: the provider's orphan sweep at start ends it).
+      const recorded = store.write((_d, tx) => {
         tx.put('sessions', row);
         for (const m of mounts) tx.put('session_attachments', { session_id, resource_id: m.resource_id, mount_path: m.mount_path, access_mode: m.access_mode, attached_at: row.created_at, detached_at: null });
       });
@@ -112,7 +114,9 @@ export function sessions(ctx: ServiceContext) {
         await compute.launch({
           ...sessionRef(row), workspace: workspaceRef(w), template: template, env: b.env, mounts, ttl_minutes: b.ttl_minutes, expires_at: row.expires_at,
         }, (message) => log.info('launch progress', { session_id, message }));
+        await recorded;
       } catch (e) {
+        await recorded.catch(() => undefined);
         await compute.terminate(sessionRef(row)).catch(() => undefined);
         await store.write((d, tx) => {
           const r = store.get('sessions', session_id)!;
@@ -165,8 +169,8 @@ export function sessions(ctx: ServiceContext) {
       }
     },
 
-    /** After a restart: no record may claim a sandbox that is gone. */
-    async reconcile(): Promise<{ alive: number; ended: number }> {
+    /** After a restart: no record may claim a sandbox that is gone, and no sandbox may run without one. */
+    async reconcile(): Promise<{ alive: number; ended: number; orphans: number }> {
       let alive = 0, ended = 0;
       for (const s of store.data.sessions.filter(isLive)) {
         const ok = s.status === 'running' && (await compute.isAlive(sessionRef(s)).catch(() => false));
@@ -175,7 +179,10 @@ export function sessions(ctx: ServiceContext) {
         const expired = Date.parse(s.expires_at) <= Date.now();
         await end(s, expired ? 'expired' : 'failed', expired ? 'ttl reached while the daemon was down' : 'sandbox gone after daemon restart');
       }
-      return { alive, ended };
+      const live = new Set(store.data.sessions.filter(isLive).map((s) => s.pod_name));
+      const orphans = await compute.sweepOrphans?.(live) ?? [];
+      if (orphans.length) log.warn('ended sandboxes no record names', { sandboxes: orphans });
+      return { alive, ended, orphans: orphans.length };
     },
   };
   return service;

@@ -1,10 +1,14 @@
 // After a daemon restart no record claims a sandbox that is gone, and live ones are found again.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, newUser, removeHome } from '../helpers/daemon';
 import { OnMemOSClient } from '../../daemon/client';
+import { LocalComputeProvider } from '../../daemon/providers/local';
+import { pidAlive } from '../../daemon/providers/local/pool';
+import { sandboxDir, statePath } from '../../daemon/providers/local/paths';
+import { spec, tempHome } from './local-provider.fixture';
 
 test('daemon SIGKILLed; one shuttle\'s sandbox dies meanwhile: after restart it is ended, the other still runs and meters', async () => {
   const first = await startDaemon();
@@ -34,6 +38,31 @@ test('daemon SIGKILLed; one shuttle\'s sandbox dies meanwhile: after restart it 
     assert.ok(again.logs.some((line) => line.includes('sessions reconciled')));
   } finally {
     assert.equal(await again.stop(), 0);
+    removeHome(home);
+  }
+});
+
+test('a sandbox no record names (its daemon stopped before the launch was recorded) is ended at the next start', async () => {
+  const home = tempHome();
+  // Started on this home with no record, as a daemon that died mid-launch leaves it.
+  const provider = new LocalComputeProvider({ home, poolSize: 0 });
+  const s = spec([]);
+  await provider.check();
+  await provider.launch(s);
+  const state = JSON.parse(readFileSync(statePath(home, s.sandbox_name), 'utf8')) as { pid: number; init_pid: number };
+  await provider.close();
+  assert.ok(pidAlive(state.pid) && pidAlive(state.init_pid), 'it runs');
+
+  const d = await startDaemon({ home });
+  try {
+    assert.ok(!existsSync(sandboxDir(home, s.sandbox_name)), 'its scratch dir is gone');
+    const deadline = Date.now() + 5000;
+    while ((pidAlive(state.pid) || pidAlive(state.init_pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(!pidAlive(state.init_pid), 'its sandbox is gone');
+    assert.ok(!pidAlive(state.pid), 'its supervisor is gone');
+    assert.ok(d.logs.some((line) => line.includes('ended sandboxes no record names') && line.includes(s.sandbox_name)));
+  } finally {
+    assert.equal(await d.stop(), 0);
     removeHome(home);
   }
 });

@@ -9,13 +9,13 @@
 // ONMEMOS_LOCAL_POOL_SIZE (idle supervisors kept warm, default 2; 0 disables),
 // ONMEMOS_SHELL_LINGER_SECONDS (default 600), ONMEMOS_SHELL_SCROLLBACK_BYTES (default 262144).
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rm, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rm, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { mountPathProblem } from '../../client/rules';
 import { ApiError, badRequest, conflict } from '../../errors';
 import type { Health, LaunchRequest, SupervisorState } from '../../supervisor/protocol';
 import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellStream } from '../types';
-import { agentSocketPath, endedDir, MAX_SOCKET_PATH, sandboxDir, socketPath, statePath, storageDir } from './paths';
+import { agentSocketPath, endedDir, MAX_SOCKET_PATH, sandboxDir, sandboxesRoot, socketPath, statePath, storageDir } from './paths';
 import { startTime, SupervisorPool } from './pool';
 import { call, SupervisorGone } from './rpc';
 import { openShellStream } from './shell-client';
@@ -208,6 +208,20 @@ export class LocalComputeProvider implements ComputeProvider {
     // A moment later: a recursive rm is many small fs calls on libuv's threadpool, which the store's
     // journal append right after a terminate would otherwise queue behind (2-5 ms measured).
     setTimeout(() => rm(trash, { recursive: true, force: true }, () => undefined), 500).unref();
+  }
+
+  async sweepOrphans(live: Set<string>): Promise<string[]> {
+    let names: string[];
+    try { names = readdirSync(sandboxesRoot(this.home)); } catch { return []; }
+    const orphans = names.filter((n) => !n.startsWith('.') && !live.has(n));
+    for (const name of orphans) {
+      try {
+        await this.terminate({ session_id: name, sandbox_name: name, namespace: '' });
+      } catch (e) {
+        this.log('local.orphan_not_ended', { sandbox_name: name, error: String(e) });
+      }
+    }
+    return orphans;
   }
 
   async isAlive(session: SessionRef): Promise<boolean> {
