@@ -63,7 +63,8 @@ export async function startDaemon(options: { home?: string; env?: Record<string,
 /** End every shuttle of `home` (they outlive daemons by design), then delete it. */
 export function removeHome(home: string) {
   killShuttles(home);
-  rmSync(home, { recursive: true, force: true });
+  // A killed supervisor's sandbox ends a moment after it: retry while its last files land.
+  rmSync(home, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
 }
 
 /** A user with a passport and a workspace, ready to use the public API. */

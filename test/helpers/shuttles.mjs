@@ -4,10 +4,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
-/** SIGKILL every supervisor process of `home` (its sandbox dies with it); returns how many. */
+/**
+ * SIGKILL every supervisor process of `home` (its sandbox dies with it) and wait (up to 3 s) until
+ * they are gone, so nothing of theirs still writes into the home; returns how many.
+ */
 export function killShuttles(home) {
   const want = resolve(home);
-  let killed = 0;
+  const pids = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     let argv;
@@ -15,7 +18,13 @@ export function killShuttles(home) {
     if (!argv.some((a) => a.endsWith('supervisor.js'))) continue;
     const i = argv.indexOf('--home');
     if (i < 0 || resolve(argv[i + 1] ?? '') !== want) continue;
-    try { process.kill(Number(entry), 'SIGKILL'); killed++; } catch { /* already gone */ }
+    try { process.kill(Number(entry), 'SIGKILL'); pids.push(Number(entry)); } catch { /* already gone */ }
   }
-  return killed;
+  const running = (pid) => {
+    try { return !/^\d+ \(.*\) [ZX]/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+  };
+  const deadline = Date.now() + 3000;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  while (pids.some(running) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 10);
+  return pids.length;
 }
