@@ -73,6 +73,8 @@ export class LocalComputeProvider implements ComputeProvider {
    */
   private readonly launchedHere = new Map<string, { pid: number; start: string }>();
   private readonly shellsOpened = new Set<string>();
+  /** The kept-alive connection to each launched shuttle's agent, made while it was a pool member. */
+  private readonly agentConnections = new Map<string, string>();
 
   constructor(options: LocalProviderOptions) {
     this.home = options.home;
@@ -129,14 +131,15 @@ export class LocalComputeProvider implements ComputeProvider {
       sources[m.resource_id] = dir;
     }
     progress?.('starting supervisor');
-    const supervisor = await this.pool.take().finally(() => this.pool.refillSoon());
+    const member = await this.pool.take().finally(() => this.pool.refillSoon());
     const req: LaunchRequest = {
       spec, mode: cap.mode, userns: cap.userns, tools: cap.tools, sources,
       shell_linger_seconds: this.linger, scrollback_bytes: this.scrollback,
     };
     progress?.(`creating ${cap.mode} sandbox`);
     try {
-      const h = await call<Health>(supervisor, 'POST', '/launch', req);
+      const h = await call<Health>(member.socket, 'POST', '/launch', req);
+      this.agentConnections.set(spec.sandbox_name, member.agentConnection);
       if (h.init_pid && h.init_start) this.launchedHere.set(spec.sandbox_name, { pid: h.init_pid, start: h.init_start });
       this.log('local.launched', { sandbox_name: spec.sandbox_name, mode: cap.mode, init_pid: h.init_pid, supervisor_pid: h.pid });
     } catch (e) {
@@ -147,7 +150,7 @@ export class LocalComputeProvider implements ComputeProvider {
 
   async execute(session: SessionRef, options: ExecOptions): Promise<ExecResult> {
     const timeout = (options.timeout_seconds + 15) * 1000;
-    return this.agentFirst(session, (socket) => call<ExecResult>(socket, 'POST', '/exec', options, timeout));
+    return this.agentFirst(session, (socket, connection) => call<ExecResult>(socket, 'POST', '/exec', options, timeout, connection));
   }
 
   private readState(ref: SessionRef): SupervisorState | undefined {
@@ -160,6 +163,7 @@ export class LocalComputeProvider implements ComputeProvider {
     const opened = this.shellsOpened.has(name);
     this.launchedHere.delete(name);
     this.shellsOpened.delete(name);
+    this.agentConnections.delete(name);
     const dir = sandboxDir(this.home, name);
     if (!existsSync(dir)) return;
     // Launched by this process, which opened no shell on it: nobody needs telling (an attached shell's
@@ -245,17 +249,17 @@ export class LocalComputeProvider implements ComputeProvider {
   }
 
   async listShells(session: SessionRef): Promise<ShellInfo[]> {
-    return (await this.agentFirst(session, (socket) => call<{ shells: ShellInfo[] }>(socket, 'GET', '/shells', undefined, 5000))).shells;
+    return (await this.agentFirst(session, (socket, connection) => call<{ shells: ShellInfo[] }>(socket, 'GET', '/shells', undefined, 5000, connection))).shells;
   }
 
   /**
    * Commands and shells go to the sandbox's exec agent, and to the supervisor where the agent is not
    * there (gone, not configured: 409) or does not know the shell (404: the supervisor served it).
    */
-  private async agentFirst<T>(session: SessionRef, run: (socket: string) => Promise<T>): Promise<T> {
+  private async agentFirst<T>(session: SessionRef, run: (socket: string, connection?: string) => Promise<T>): Promise<T> {
     if (!existsSync(sandboxDir(this.home, session.sandbox_name))) throw notRunning(session);
     try {
-      return await run(agentSocketPath(this.home, session.sandbox_name));
+      return await run(agentSocketPath(this.home, session.sandbox_name), this.agentConnections.get(session.sandbox_name));
     } catch (e) {
       if (!(e instanceof SupervisorGone) && !(e instanceof ApiError && (e.status === 404 || e.status === 409))) throw e;
     }

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { poolDir } from './paths';
+import { agentSocketIn, poolDir } from './paths';
 import { call } from './rpc';
 
 export interface SpawnOptions {
@@ -21,10 +21,14 @@ export interface SpawnOptions {
 const READY_TIMEOUT_MS = 15_000;
 const REFILL_DELAY_MS = 50;
 
-/** An idle supervisor: its socket and pid. */
+/** An idle supervisor: its socket and pid, and its sandbox's agent's socket. */
 export interface Member {
   socket: string;
   pid: number;
+  /** The exec agent's socket in the member's scratch dir (with a warm sandbox). */
+  agent: string;
+  /** Name of the kept-alive connection to that agent (rpc.call's `connection`), opened when it joined. */
+  agentConnection: string;
 }
 
 /** Start one idle supervisor, detached in its own session; resolves once it listens. */
@@ -51,7 +55,7 @@ export function spawnSupervisor(opts: SpawnOptions): Promise<Member> {
       if (e) {
         try { child.kill('SIGKILL'); } catch { /* gone */ }
         reject(e);
-      } else resolve({ socket, pid: child.pid! });
+      } else resolve({ socket, pid: child.pid!, agent: agentSocketIn(join(dir, id)), agentConnection: `agent:${id}` });
     };
     child.on('error', (e) => done(e));
     child.on('exit', (code) => done(new Error(`supervisor exited (${code}) before it was ready: ${err.trim().slice(-2000)}`)));
@@ -105,21 +109,21 @@ export class SupervisorPool {
     }
   }
 
-  /** A ready idle supervisor's socket: from the pool when one is warm, else a fresh one (no warm sandbox). */
-  async take(): Promise<string> {
+  /** A ready idle supervisor: from the pool when one is warm, else a fresh one (no warm sandbox). */
+  async take(): Promise<Member> {
     for (;;) {
       while (this.ready.length) {
         const m = this.ready.shift()!;
         // A member can die while idle (killed, its warm sandbox gone) and leave its socket file behind:
         // check it is still there rather than hand a dead one to a launch (503). An idle member exits
         // when its warm sandbox does, so a live pid means a usable member.
-        if (existsSync(m.socket) && pidAlive(m.pid)) return m.socket;
+        if (existsSync(m.socket) && pidAlive(m.pid)) return m;
       }
       // Launches faster than the pool refills: a member already booting is ready sooner than a new
       // cold one (and starting both would make them compete for the CPU).
       if (!this.filling || this.closed || !(await this.nextMember())) break;
     }
-    return (await spawnSupervisor({ ...this.opts, prestart: undefined })).socket;
+    return spawnSupervisor({ ...this.opts, prestart: undefined });
   }
 
   /** Resolves true when a booting member joined the pool, false when none did (failed, closed). */
@@ -148,8 +152,10 @@ export class SupervisorPool {
       spawnSupervisor(this.opts).then(async (m) => {
         if (this.closed) return void call(m.socket, 'POST', '/exit').catch(() => {});
         // One request now opens the kept-alive connection and warms the member's request path, so
-        // the launch that takes it does not pay for either.
+        // the launch that takes it does not pay for either; the same for its agent (the shuttle's
+        // first command).
         await call(m.socket, 'GET', '/health', undefined, 5000).catch(() => undefined);
+        await call(m.agent, 'GET', '/health', undefined, 5000, m.agentConnection).catch(() => undefined);
         this.ready.push(m);
       }, this.onError).finally(() => {
         this.filling--;

@@ -1,5 +1,5 @@
 // JSON over HTTP over a supervisor's Unix socket (see daemon/supervisor/protocol.ts).
-import { Agent, request } from 'node:http';
+import { Agent, request, type RequestOptions } from 'node:http';
 import { ApiError } from '../../errors';
 
 /** The supervisor is not there (no socket, nobody listening, or it went away mid-request). */
@@ -9,19 +9,30 @@ export class SupervisorGone extends Error {
   }
 }
 
-const agent = new Agent({ keepAlive: true, maxSockets: 64, maxFreeSockets: 4, keepAliveMsecs: 1000 });
+/**
+ * Kept-alive connections are found by the socket's path, or by a `connection` name when the caller
+ * gives one: a pool member's directory becomes its shuttle's (a rename), and a connection made to
+ * the member stays usable under the new path (see SupervisorPool: warmed before the launch).
+ */
+class Connections extends Agent {
+  override getName(options: { connection?: string } & Parameters<Agent['getName']>[0]): string {
+    return options.connection ?? super.getName(options);
+  }
+}
+const agent = new Connections({ keepAlive: true, maxSockets: 64, maxFreeSockets: 4, keepAliveMsecs: 1000 });
 
-export function call<T>(socket: string, method: string, path: string, body?: unknown, timeoutMs = 30_000): Promise<T> {
-  return attempt<T>(socket, method, path, body, timeoutMs, true);
+export function call<T>(socket: string, method: string, path: string, body?: unknown, timeoutMs = 30_000, connection?: string): Promise<T> {
+  return attempt<T>(socket, method, path, body, timeoutMs, true, connection);
 }
 
-function attempt<T>(socket: string, method: string, path: string, body: unknown, timeoutMs: number, retry: boolean): Promise<T> {
+function attempt<T>(socket: string, method: string, path: string, body: unknown, timeoutMs: number, retry: boolean, connection?: string): Promise<T> {
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise<T>((resolve, reject) => {
-    const req = request({
-      socketPath: socket, method, path, agent,
+    const options: RequestOptions & { connection?: string } = {
+      socketPath: socket, method, path, agent, connection,
       headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
-    }, (res) => {
+    };
+    const req = request(options, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', (e) => reject(new SupervisorGone(socket, e.message)));
@@ -44,7 +55,7 @@ function attempt<T>(socket: string, method: string, path: string, body: unknown,
       clearTimeout(timer);
       // A kept-alive connection the supervisor closed meanwhile: the request never reached it.
       if (retry && req.reusedSocket && e.code === 'ECONNRESET') {
-        return resolve(attempt<T>(socket, method, path, body, timeoutMs, false));
+        return resolve(attempt<T>(socket, method, path, body, timeoutMs, false, connection));
       }
       reject(new SupervisorGone(socket, e.code ?? e.message));
     });
