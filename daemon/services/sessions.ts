@@ -57,15 +57,18 @@ export function sessions(ctx: ServiceContext) {
   }
 
   async function end(s: SessionRow, status: SessionRow['status'], reason: string) {
+    // The record first: the kernel tearing a sandbox down slows the journal's fdatasync (1.1-1.4
+    // against 0.4-0.6 ms). A daemon stopped in between leaves a sandbox no live record names: the
+    // provider's orphan sweep ends it at the next start (and its supervisor at its TTL).
+    await store.write((d, tx) => {
+      const row = store.get('sessions', s.session_id);
+      if (row) endRecord(d, tx, row, status, reason);
+    });
     try {
       await compute.terminate(sessionRef(s));
     } catch (e) {
       log.warn('terminate failed', { session_id: s.session_id, error: (e as Error).message });
     }
-    await store.write((d, tx) => {
-      const row = store.get('sessions', s.session_id);
-      if (row) endRecord(d, tx, row, status, reason);
-    });
   }
 
   const service = {
