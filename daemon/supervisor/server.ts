@@ -23,7 +23,7 @@ import { call } from '../providers/local/rpc';
 import { agentBinds, basePlan, scratch, shadowsInside, stageable, stageBinds, type Scratch, type SessionMount } from './stage';
 import { execLimits, runExec } from './exec';
 import { sandboxEnv, sandboxUser } from './env';
-import { eagerFeedback, type Health, type LaunchRequest, type ExecRequest, type SandboxMode, type SupervisorState, type Tools } from './protocol';
+import type { Health, LaunchRequest, ExecRequest, SandboxMode, SupervisorState, Tools } from './protocol';
 import { Sandbox } from './sandbox';
 import { AGENT_SESSION_FILE, type AgentSession } from './agent';
 import { sandboxTerms, serveShells, Shells } from './shells';
@@ -252,7 +252,6 @@ mkdirSync(poolDir(home), { recursive: true, mode: 0o700 });
 try { unlinkSync(socket); } catch { /* fresh */ }
 server.listen(socket, () => {
   const ready = () => {
-    eagerFeedback();
     process.stdout.write('ready\n');
     process.stdout.end?.();
     // Warm the spawn path (and its JIT) while idle, so a shuttle's first command is not the slow one.
