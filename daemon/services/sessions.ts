@@ -113,6 +113,8 @@ export function sessions(ctx: ServiceContext) {
         tx.put('sessions', row);
         for (const m of mounts) tx.put('session_attachments', { session_id, resource_id: m.resource_id, mount_path: m.mount_path, access_mode: m.access_mode, attached_at: row.created_at, detached_at: null });
       });
+      // Awaited below; a failure while the sandbox is still starting must not be an unhandled rejection.
+      recorded.catch(() => undefined);
       try {
         await compute.launch({
           ...sessionRef(row), workspace: workspaceRef(w), template: template, env: b.env, mounts, ttl_minutes: b.ttl_minutes, expires_at: row.expires_at,
