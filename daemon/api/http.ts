@@ -108,11 +108,17 @@ export function createApp(options: AppOptions): FastifyInstance {
         : [400, 'invalid_request', 'malformed HTTP request'];
       const id = randomUUID();
       const body = JSON.stringify(errorBody(ecode, message, undefined, id));
-      if (socket.writable) {
-        socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${id}\r\nConnection: close\r\n\r\n${body}`);
-      }
       log.info('client error', { req_id: id, server: options.name, status, code: code ?? 'unknown' });
-      socket.destroy(err);
+      if (!socket.writable) return void socket.destroy(err);
+      // Answer and half-close, then read and drop what the client is still sending (the rest of an
+      // oversize head): closing with unread input resets the connection, and a reset can discard
+      // the answer before the client reads it. The HTTP parser is done with this socket.
+      socket.removeAllListeners('data');
+      socket.on('data', () => undefined);
+      socket.on('error', () => undefined);
+      socket.resume();
+      socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nx-request-id: ${id}\r\nConnection: close\r\n\r\n${body}`);
+      setTimeout(() => socket.destroy(), 2000).unref();
     },
   });
 
