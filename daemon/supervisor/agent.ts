@@ -77,7 +77,7 @@ export function runAgent(socket: string, ptyDir?: string): void {
   };
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const key = `${req.method} ${req.url}`;
-    if (key === 'GET /health') return send(res, 200, { status: session() ? 'configured' : 'waiting', pid: process.pid });
+    if (key === 'GET /health') return send(res, 200, { status: config ? 'configured' : 'waiting', pid: process.pid });
     if (key === 'POST /warm') { await readJson(req); return send(res, 200, { ok: true }); }
     if (key === 'POST /configure') {
       if (!configure(await readJson<Partial<AgentSession>>(req))) throw new HttpError(400, 'invalid_request', 'cwd and env required');

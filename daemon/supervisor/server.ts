@@ -71,13 +71,13 @@ function makeScratch(s: Scratch): void {
 }
 
 /** node-pty's package directory as this supervisor resolves it, or undefined (the agent then serves no shells). */
-function ptyPackageDir(): string | undefined {
+const PTY_DIR = ((): string | undefined => {
   try { return dirname(require.resolve('node-pty/package.json')); } catch { return undefined; }
-}
+})();
 
 /** Start a sandbox on `base` plus the stage and agent binds; resolves once it (and its agent) run. */
 async function startSandbox(mode: SandboxMode, userns: boolean, tools: Tools, base: MountOp[], hostname: string, warm: boolean): Promise<Sandbox> {
-  const agent = agentBinds(process.execPath, __filename, ptyPackageDir());
+  const agent = agentBinds(process.execPath, __filename, PTY_DIR);
   const sb = await Sandbox.start({
     mode, userns, tools, hostname, newRoot: work.root,
     ops: [...base, ...stageBinds(work, storageRoot), ...agent.ops], agent: { node: agent.node, script: agent.script, pty: agent.pty },
@@ -162,7 +162,7 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
     setImmediate(() => void shutdown('launch failed'));
     throw new HttpError(503, 'provider_unavailable', `cannot start the sandbox: ${(err as Error).message}`);
   }
-  if (!ptyPackageDir()) log('agent_unavailable', { error: 'node-pty is not installed: the supervisor serves the shells' });
+  if (!PTY_DIR) log('agent_unavailable', { error: 'node-pty is not installed: the supervisor serves the shells' });
   startedAt = new Date().toISOString();
   shells = new Shells(sandboxTerms(sandbox, cwd), { lingerMs: req.shell_linger_seconds * 1000, scrollbackBytes: req.scrollback_bytes, env: baseEnv });
   const state: SupervisorState = {
@@ -192,7 +192,7 @@ function shutdown(reason: string): Promise<void> {
     status = 'terminating';
     shells?.killAll();
     // The agent's shells get their exit event (137) before the sandbox goes (a dead agent cannot send it).
-    if (wasRunning) await call(work.agent, 'POST', '/shutdown', undefined, 300).catch(() => undefined);
+    if (wasRunning && sandbox?.alive) await call(work.agent, 'POST', '/shutdown', undefined, 300).catch(() => undefined);
     // SIGKILL to the sandbox's PID 1 is final (the kernel takes every process in it along): answer
     // then, and clean up after the answer went out.
     await sandbox?.kill(false);

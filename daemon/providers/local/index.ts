@@ -55,6 +55,17 @@ function intOr(value: string | undefined, fallback: number): number {
   return value !== undefined && value !== '' && Number.isFinite(n) && n >= 0 ? Math.floor(n) : fallback;
 }
 
+/** A shuttle this process launched: what spares terminate and the first command a round trip. */
+interface Launched {
+  /** The sandbox's init (host pid, start time): terminate kills it directly while it provably is that process. */
+  pid?: number;
+  start?: string;
+  /** The kept-alive connection to its agent, made while it was a pool member (rpc.call's `connection`). */
+  connection: string;
+  /** A shell was opened on it: terminate must tell the agent (attached clients get exit 137). */
+  shells: boolean;
+}
+
 const notRunning = (ref: SessionRef) => conflict(`shuttle ${ref.sandbox_name} is not running`);
 
 export class LocalComputeProvider implements ComputeProvider {
@@ -67,14 +78,8 @@ export class LocalComputeProvider implements ComputeProvider {
   private readonly scrollback: number;
   private readonly pool: SupervisorPool;
   private cap: Capability | undefined;
-  /**
-   * Shuttles this process launched: their sandbox's init (host pid and start time, for terminate's
-   * direct kill), and those it opened a shell on (see terminate).
-   */
-  private readonly launchedHere = new Map<string, { pid: number; start: string }>();
-  private readonly shellsOpened = new Set<string>();
-  /** The kept-alive connection to each launched shuttle's agent, made while it was a pool member. */
-  private readonly agentConnections = new Map<string, string>();
+  /** Shuttles this process launched (see Launched); after a restart nobody is here, and all is asked. */
+  private readonly launchedHere = new Map<string, Launched>();
 
   constructor(options: LocalProviderOptions) {
     this.home = options.home;
@@ -139,8 +144,7 @@ export class LocalComputeProvider implements ComputeProvider {
     progress?.(`creating ${cap.mode} sandbox`);
     try {
       const h = await call<Health>(member.socket, 'POST', '/launch', req);
-      this.agentConnections.set(spec.sandbox_name, member.agentConnection);
-      if (h.init_pid && h.init_start) this.launchedHere.set(spec.sandbox_name, { pid: h.init_pid, start: h.init_start });
+      this.launchedHere.set(spec.sandbox_name, { pid: h.init_pid, start: h.init_start, connection: member.agentConnection, shells: false });
       this.log('local.launched', { sandbox_name: spec.sandbox_name, mode: cap.mode, init_pid: h.init_pid, supervisor_pid: h.pid });
     } catch (e) {
       if (e instanceof SupervisorGone) throw new ApiError(503, 'provider_unavailable', e.message);
@@ -159,11 +163,8 @@ export class LocalComputeProvider implements ComputeProvider {
 
   async terminate(session: SessionRef): Promise<void> {
     const name = session.sandbox_name;
-    const init = this.launchedHere.get(name);
-    const opened = this.shellsOpened.has(name);
+    const mine = this.launchedHere.get(name);
     this.launchedHere.delete(name);
-    this.shellsOpened.delete(name);
-    this.agentConnections.delete(name);
     const dir = sandboxDir(this.home, name);
     if (!existsSync(dir)) return;
     // Launched by this process, which opened no shell on it: nobody needs telling (an attached shell's
@@ -171,8 +172,8 @@ export class LocalComputeProvider implements ComputeProvider {
     // ends every process of its PID namespace — when its start time shows the pid is still that
     // init. The supervisor sees its sandbox end and removes itself: a round trip to it (and waiting
     // while the kernel tears the sandbox down) is not on the terminate path.
-    if (init && !opened && startTime(init.pid) === init.start) {
-      try { process.kill(init.pid, 'SIGKILL'); } catch { /* ended meanwhile */ }
+    if (mine?.pid && mine.start && !mine.shells && startTime(mine.pid) === mine.start) {
+      try { process.kill(mine.pid, 'SIGKILL'); } catch { /* ended meanwhile */ }
     } else {
       try {
         await call(socketPath(this.home, name), 'POST', '/terminate', undefined, 15_000);
@@ -242,9 +243,9 @@ export class LocalComputeProvider implements ComputeProvider {
 
   /** Shells live in the sandbox's agent; the supervisor serves them where the agent cannot (no node-pty). */
   async openShell(session: SessionRef, options: { cols: number; rows: number; attach?: string }): Promise<ShellStream> {
-    if (!existsSync(sandboxDir(this.home, session.sandbox_name))) throw notRunning(session);
     // Before it exists: a terminate from now on tells the agent (its client gets exit 137).
-    this.shellsOpened.add(session.sandbox_name);
+    const mine = this.launchedHere.get(session.sandbox_name);
+    if (mine) mine.shells = true;
     return this.agentFirst(session, (socket) => openShellStream(socket, options));
   }
 
@@ -259,7 +260,7 @@ export class LocalComputeProvider implements ComputeProvider {
   private async agentFirst<T>(session: SessionRef, run: (socket: string, connection?: string) => Promise<T>): Promise<T> {
     if (!existsSync(sandboxDir(this.home, session.sandbox_name))) throw notRunning(session);
     try {
-      return await run(agentSocketPath(this.home, session.sandbox_name), this.agentConnections.get(session.sandbox_name));
+      return await run(agentSocketPath(this.home, session.sandbox_name), this.launchedHere.get(session.sandbox_name)?.connection);
     } catch (e) {
       if (!(e instanceof SupervisorGone) && !(e instanceof ApiError && (e.status === 404 || e.status === 409))) throw e;
     }
