@@ -3,7 +3,7 @@
 // `setpriv`), so a command is one plain spawn of `bash -lc` — no nsenter and setpriv per command.
 // The daemon talks to it directly over `<sandbox dir>/run/agent.sock` (the directory is bound into
 // the sandbox at /run/onmemos/run and made read-only before any command runs, so nothing inside can
-// replace the socket). The supervisor gives it the session once the sandbox is activated: as a file
+// replace the socket). Whoever set the sandbox up (the daemon, or the supervisor) gives it the session: as a file
 // (`session.json` beside the socket, read when it changes — inotify — or at the first request that
 // needs it), so that the launch waits for no request to the agent (a round trip to a process that
 // never served one cost 3-4 ms of every launch). A session with env of its own comes by POST
@@ -26,18 +26,7 @@ import { collect, execLimits, runExec } from './exec';
 import { baseEnv, sandboxUser } from './env';
 import { agentTerms, loadPty, serveShells, Shells } from './shells';
 import { LoginShellPool } from './login-pool';
-import { eagerFeedback, type ExecRequest } from './protocol';
-
-export const AGENT_SOCKET_INSIDE = '/run/onmemos/run/agent.sock';
-/** Beside the agent's socket (host side: `<scratch>/run/`): the session, written by the supervisor. */
-export const AGENT_SESSION_FILE = 'session.json';
-
-export interface AgentSession {
-  cwd: string;
-  env: Record<string, string>;
-  shell_linger_ms: number;
-  scrollback_bytes: number;
-}
+import { AGENT_SESSION_FILE, eagerFeedback, type AgentSession, type ExecRequest } from './protocol';
 
 export function runAgent(socket: string, ptyDir?: string): void {
   // What `ps` inside the sandbox shows (comm too): a sandbox process, not the host's node.

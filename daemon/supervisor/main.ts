@@ -5,7 +5,7 @@
 // supervisor resolved, bound into the sandbox) and serves no shells without it.
 if (process.argv[2] === '--agent') {
   const agent = require('./agent') as typeof import('./agent');
-  agent.runAgent(process.argv[3] ?? agent.AGENT_SOCKET_INSIDE, process.argv[4] === '--pty' ? process.argv[5] : undefined);
+  agent.runAgent(process.argv[3] ?? (require('./protocol') as typeof import('./protocol')).AGENT_SOCKET_INSIDE, process.argv[4] === '--pty' ? process.argv[5] : undefined);
 } else {
   require('./server');
 }

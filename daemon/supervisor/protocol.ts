@@ -29,6 +29,18 @@ export function eagerFeedback(): void {
   setFlagsFromString('--no-lazy-feedback-allocation');
 }
 
+export const AGENT_SOCKET_INSIDE = '/run/onmemos/run/agent.sock';
+/** Beside the agent's socket (host side: `<scratch>/run/`): the session, written at launch (agent.ts). */
+export const AGENT_SESSION_FILE = 'session.json';
+
+/** What the exec agent needs to know of its session. */
+export interface AgentSession {
+  cwd: string;
+  env: Record<string, string>;
+  shell_linger_ms: number;
+  scrollback_bytes: number;
+}
+
 /** Absolute paths of the host tools, resolved by the daemon. */
 export interface Tools {
   bwrap?: string;
@@ -66,6 +78,18 @@ export interface Health {
   init_start?: string;
   expires_at?: string;
   started_at?: string;
+}
+
+/**
+ * What an idle pool member with a warm sandbox set up by the one-process setup tells the daemon on
+ * its ready line (`ready <json>`), so the daemon can launch on it directly (providers/local/direct.ts).
+ */
+export interface WarmMember {
+  init_pid: number;
+  init_start?: string;
+  mode: SandboxMode;
+  /** The warm sandbox's mount plan without session storage (JSON): a launch whose plan differs cannot use it. */
+  base: string;
 }
 
 /** Written to `<sandbox dir>/state.json` so a restarted daemon can find (or clean up) a shuttle. */

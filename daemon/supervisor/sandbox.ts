@@ -6,15 +6,18 @@
 //  2. activate(hostname, mounts): the per-session setup (hostname, storage binds from the stage,
 //     unmount the stage, make / and the agent's socket dir read-only), then the init, with every
 //     capability dropped and no_new_privs (`setpriv`). Done by a perl process that is already
-//     waiting (stage.ts perlSetup) where perl is there, else by the setup shell, a program per step.
+//     waiting (stage.ts perlSetupArgv) where perl is there, else by the setup shell, a program per step.
+//     The perl process takes its line from a FIFO in the run dir, so the daemon can also activate a
+//     warm sandbox directly (providers/local/direct.ts); the supervisor then sees `launched` here.
 // Ptys (and the fallback exec path) enter with `nsenter` + `setpriv`, so root inside cannot remount
 // the read-only host system writable.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { startTime } from '../providers/local/pool';
 import { bwrapMountArgs, shq, unshareScript, type MountOp } from '../providers/local/mounts';
-import { AGENT_SOCKET_INSIDE } from './agent';
-import { perlSetup, sessionLines, type SessionMount } from './stage';
+import { AGENT_SOCKET_INSIDE } from './protocol';
+import { perlSetupArgv, sessionLines, SETUP_IN, setupLine, type SessionMount } from './stage';
 import type { SandboxMode, Tools } from './protocol';
 
 export interface SandboxConfig {
@@ -24,6 +27,8 @@ export interface SandboxConfig {
   tools: Tools;
   ops: MountOp[];
   hostname: string;
+  /** Host side of the run dir bound at /run/onmemos/run (the setup FIFOs are made there). */
+  run: string;
   /** Host directory for the unshare mode's new root mount point. */
   newRoot: string;
   /** Start the exec agent: node binary, script and (for terminals) node-pty's directory as seen inside. */
@@ -61,6 +66,16 @@ export class Sandbox {
     return !this.exited;
   }
 
+  /** Set up by the one-process setup (perl): its line goes to the SETUP_IN FIFO, by whoever launches. */
+  get oneProcess(): boolean {
+    return !!perlSetupArgv(this.cfg.tools.perl, []);
+  }
+
+  /** The setup process said `launched` (here, or for a launch the daemon made directly). */
+  get launched(): boolean {
+    return this.out.includes('launched\n');
+  }
+
   onExit(listener: () => void): void {
     if (this.exited) listener();
     else this.exitWaiters.push(listener);
@@ -69,13 +84,14 @@ export class Sandbox {
   /** The setup shell's script once its mounts are in place (both modes). */
   private static tail(cfg: SandboxConfig): string {
     const d = drop(cfg.tools.setpriv);
-    const perl = perlSetup(cfg.tools.perl);
+    const perl = perlSetupArgv(cfg.tools.perl, [cfg.tools.setpriv, ...DROP_ARGS, '--', ...INIT]);
     return [
       cfg.agent ? `${d} ${shq(cfg.agent.node)} ${shq(cfg.agent.script)} --agent ${AGENT_SOCKET_INSIDE}${cfg.agent.pty ? ` --pty ${shq(cfg.agent.pty)}` : ''} </dev/null >/dev/null 2>&1 &` : ':',
-      'echo ready',
+      // perl says `ready` itself, once its FIFOs are there.
       ...(perl
-        ? [`exec ${perl.argv([cfg.tools.setpriv, ...DROP_ARGS, '--', ...INIT]).map(shq).join(' ')}`]
+        ? [`exec ${perl.map(shq).join(' ')}`]
         : [
+          'echo ready',
           'while IFS= read -r l; do [ "$l" = go ] && break; eval "$l" || { echo "onmemos: setup failed: $l" >&2; exit 1; }; done',
           'echo launched',
           `exec ${d} ${INIT.map(shq).join(' ')} </dev/null`,
@@ -168,10 +184,9 @@ export class Sandbox {
    * unprivileged init. Resolves once it said `launched`; rejects (and the sandbox is gone) on failure.
    */
   activate(hostname: string, mounts: SessionMount[]): Promise<void> {
-    const perl = perlSetup(this.cfg.tools.perl);
-    const lines = perl ? [] : sessionLines(hostname, mounts);
+    const lines = this.oneProcess ? [] : sessionLines(hostname, mounts);
     if (lines.some((l) => l.includes('\n') || l === 'go')) throw new Error('bad setup line');
-    const input = perl ? perl.input(hostname, mounts) : `${lines.join('\n')}\ngo\n`;
+    const input = this.oneProcess ? setupLine(hostname, mounts) : `${lines.join('\n')}\ngo\n`;
     return new Promise<void>((resolve, reject) => {
       let stderr = '';
       this.proc.stderr!.on('data', (d: Buffer) => { if (stderr.length < 8192) stderr += d.toString(); });
@@ -188,7 +203,9 @@ export class Sandbox {
       };
       this.poke = () => { if (this.out.includes('launched\n')) finish(); };
       this.onExit(() => finish(new Error(`sandbox setup failed: ${stderr.trim().slice(-2000)}`)));
-      this.proc.stdin!.end(input);
+      if (this.oneProcess) {
+        try { writeSetupLine(this.cfg.run, input); } catch (e) { return finish(e as Error); }
+      } else this.proc.stdin!.end(input);
       this.poke();
     });
   }
@@ -216,5 +233,20 @@ export class Sandbox {
       const timer = setTimeout(resolve, 5000);
       this.onExit(() => { clearTimeout(timer); resolve(); });
     });
+  }
+}
+
+/**
+ * Hand the one-process setup its line (stage.ts SETUP_IN in the sandbox's run dir, host side). The
+ * FIFO is open in the waiting setup process, so opening it does not block; without a reader (that
+ * process is gone) the open fails (ENXIO) instead of waiting. The line is far below the FIFO's
+ * buffer, so one write takes it whole.
+ */
+export function writeSetupLine(runDir: string, line: string): void {
+  const fd = openSync(join(runDir, SETUP_IN), constants.O_WRONLY | constants.O_NONBLOCK);
+  try {
+    if (writeSync(fd, line) !== Buffer.byteLength(line)) throw new Error('setup line cut short');
+  } finally {
+    closeSync(fd);
   }
 }

@@ -10,22 +10,25 @@
 // With --prestart {mode, userns, tools} an idle member already runs its sandbox (everything but the
 // session's storage, see stage.ts) and the exec agent inside it, and says `ready` only then; a launch
 // whose mount plan fits binds the session's storage into it (Sandbox.activate), else starts afresh.
+// Its ready line then says what the daemon needs to do that itself (`ready <WarmMember json>`): a
+// direct launch (providers/local/direct.ts) sets the sandbox up through the setup FIFOs, renames
+// the scratch dir and writes state.json, then sends POST /adopt, and the supervisor takes the
+// shuttle on from there (socket, shells, TTL) without being on the launch's path.
 import { closeSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync, existsSync, appendFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fail, HttpError, readJson, send } from './http';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { normalize, type MountOp } from '../providers/local/mounts';
+import type { MountOp } from '../providers/local/mounts';
 import { MAX_SOCKET_PATH, poolDir, sandboxDir, SOCKET_NAME, STATE_NAME, storageRoot as storageRootOf } from '../providers/local/paths';
 import { pidAlive } from '../providers/local/pool';
 import { call } from '../providers/local/rpc';
-import { agentBinds, basePlan, scratch, shadowsInside, stageable, stageBinds, type Scratch, type SessionMount } from './stage';
+import { agentBinds, basePlan, scratch, sessionMounts, SETUP_IN, stageBinds, supervisorState, type Scratch } from './stage';
 import { execLimits, runExec } from './exec';
 import { sandboxEnv, sandboxUser } from './env';
-import type { Health, LaunchRequest, ExecRequest, SandboxMode, SupervisorState, Tools } from './protocol';
+import { AGENT_SESSION_FILE, type AgentSession, type WarmMember, type Health, type LaunchRequest, type ExecRequest, type SandboxMode, type Tools } from './protocol';
 import { Sandbox } from './sandbox';
-import { AGENT_SESSION_FILE, type AgentSession } from './agent';
 import { sandboxTerms, serveShells, Shells } from './shells';
 
 const { values: argv } = parseArgs({
@@ -39,7 +42,7 @@ let socket = join(poolDir(home), `${argv['pool-id']}.sock`);
 let work: Scratch = scratch(join(poolDir(home), `${argv['pool-id']}`));
 const storageRoot = storageRootOf(home);
 
-interface Prestarted { sandbox: Sandbox; mode: SandboxMode; base: string }
+interface Prestarted { sandbox: Sandbox; mode: SandboxMode; base: string; /** Host side of its run dir (the setup FIFOs). */ run: string }
 let prestarted: Prestarted | undefined;
 let prestartError: string | undefined;
 let sessionFd: number | undefined;
@@ -79,7 +82,7 @@ const PTY_DIR = ((): string | undefined => {
 async function startSandbox(mode: SandboxMode, userns: boolean, tools: Tools, base: MountOp[], hostname: string, warm: boolean): Promise<Sandbox> {
   const agent = agentBinds(process.execPath, __filename, PTY_DIR);
   const sb = await Sandbox.start({
-    mode, userns, tools, hostname, newRoot: work.root,
+    mode, userns, tools, hostname, newRoot: work.root, run: work.run,
     ops: [...base, ...stageBinds(work, storageRoot), ...agent.ops], agent: { node: agent.node, script: agent.script, pty: agent.pty },
   });
   // The agent boots Node (tens of ms): wait for it, so a launch never waits on it. Without it,
@@ -100,33 +103,39 @@ async function prestart(json: string): Promise<void> {
   makeScratch(work);
   const base = basePlan(home, work, sandboxUser().home, []);
   const sb = await startSandbox(p.mode, p.userns, p.tools, base, 'onmemos-warm', true);
-  prestarted = { sandbox: sb, mode: p.mode, base: JSON.stringify(base) };
+  prestarted = { sandbox: sb, mode: p.mode, base: JSON.stringify(base), run: work.run };
   // The agent's session file, empty until launch fills it (one write to a file that exists: creating
   // and renaming one costs ~0.5 ms here, on the launch path).
   sessionFd = openSync(join(work.run, AGENT_SESSION_FILE), 'w', 0o600);
   sb.onExit(() => { if (status === 'idle') void shutdown('warm sandbox exited'); });
 }
 
+/**
+ * The daemon set the warm sandbox up itself (providers/local/direct.ts: the one-process setup's
+ * FIFO is gone once it began): the shuttle is the daemon's now, and this member waits for POST
+ * /adopt — even when the daemon is gone meanwhile (its request may still be in the socket).
+ */
+function activatedElsewhere(): boolean {
+  const p = prestarted;
+  return !!p && p.sandbox.oneProcess && (p.sandbox.launched || !existsSync(join(p.run, SETUP_IN)));
+}
+
+/** Where the session starts: its first mount, else the user's home. */
+const sessionCwd = (req: LaunchRequest) => req.spec.mounts[0]?.mount_path ?? sandboxUser().home;
+
 async function doLaunch(req: LaunchRequest): Promise<Health> {
-  if (status !== 'idle') throw new HttpError(409, 'conflict', 'this supervisor already runs a shuttle');
+  if (status !== 'idle' || activatedElsewhere()) throw new HttpError(409, 'conflict', 'this supervisor already runs a shuttle');
   const { spec } = req;
   const target = sandboxDir(home, spec.sandbox_name);
   if (existsSync(target)) throw new HttpError(409, 'conflict', `sandbox ${spec.sandbox_name} already exists`);
-  const newSocket = join(target, SOCKET_NAME);
-  if (newSocket.length > MAX_SOCKET_PATH) throw new HttpError(400, 'invalid_request', `socket path too long: ${newSocket}`);
+  if (join(target, SOCKET_NAME).length > MAX_SOCKET_PATH) throw new HttpError(400, 'invalid_request', `socket path too long: ${join(target, SOCKET_NAME)}`);
   status = 'running';
   launch = req;
-  const user = sandboxUser();
   let reusedWarm = false;
   try {
-    const mounts: SessionMount[] = spec.mounts.map((m) => ({
-      src: req.sources[m.resource_id]!, dest: normalize(m.mount_path), ro: m.access_mode === 'RO',
-    }));
-    if (!stageable(mounts, storageRoot)) throw new Error('storage outside the storage root');
-    const shadow = mounts.find((m) => shadowsInside(m.dest));
-    if (shadow) throw new Error(`mount path ${shadow.dest} is reserved: /run/onmemos holds the shuttle's own machinery`);
+    const mounts = sessionMounts(req, storageRoot);
     makeScratch(work);
-    const base = basePlan(home, work, user.home, mounts);
+    const base = basePlan(home, work, sandboxUser().home, mounts);
     const warm = prestarted;
     prestarted = undefined;
     reusedWarm = !!warm && warm.sandbox.alive && warm.mode === req.mode && warm.base === JSON.stringify(base);
@@ -135,13 +144,11 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
       if (warm) await warm.sandbox.kill();
       sandbox = await startSandbox(req.mode, req.userns, req.tools, base, spec.sandbox_name, false);
     }
-    cwd = spec.mounts[0]?.mount_path ?? user.home;
-    baseEnv = sandboxEnv(spec, user);
     await sandbox.activate(spec.sandbox_name, mounts);
     // The agent reads the session from here (read-only inside) as soon as it is written: after the
     // activation (not competing with it for the CPU), while this answer travels. A session with env
     // of its own goes by request: env values are never written to disk.
-    const agentSession: AgentSession = { cwd, env: baseEnv, shell_linger_ms: req.shell_linger_seconds * 1000, scrollback_bytes: req.scrollback_bytes };
+    const agentSession: AgentSession = { cwd: sessionCwd(req), env: sandboxEnv(spec, sandboxUser()), shell_linger_ms: req.shell_linger_seconds * 1000, scrollback_bytes: req.scrollback_bytes };
     if (Object.keys(spec.env).length) {
       await call(work.agent, 'POST', '/configure', agentSession, 5000)
         .catch((e: unknown) => log('agent_unavailable', { error: `configure: ${String(e)}` }));
@@ -149,31 +156,57 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
       sessionFd ??= openSync(join(work.run, AGENT_SESSION_FILE), 'w', 0o600);
       writeSync(sessionFd, JSON.stringify(agentSession), 0);
     }
-    if (sessionFd !== undefined) closeSync(sessionFd);
-    sessionFd = undefined;
-    // The scratch (bound into the sandbox by inode) becomes the sandbox dir; the socket moves along.
+    // The scratch (bound into the sandbox by inode) becomes the sandbox dir.
     renameSync(work.dir, target);
-    work = scratch(target);
-    dir = target;
-    renameSync(socket, newSocket);
-    socket = newSocket;
+    return settle(req, new Date().toISOString(), { warm: reusedWarm, direct: false });
   } catch (err) {
     log('launch_failed', { error: String(err), prestart_error: prestartError });
     setImmediate(() => void shutdown('launch failed'));
     throw new HttpError(503, 'provider_unavailable', `cannot start the sandbox: ${(err as Error).message}`);
   }
+}
+
+/** POST /adopt: the shuttle the daemon launched on this member's warm sandbox (see activatedElsewhere). */
+function doAdopt(body: { launch?: LaunchRequest; started_at?: string }): Health {
+  const req = body.launch;
+  if (!req?.spec || typeof body.started_at !== 'string') throw new HttpError(400, 'invalid_request', 'launch and started_at required');
+  if (status !== 'idle' || !prestarted || !activatedElsewhere()) throw new HttpError(409, 'conflict', 'no sandbox of this supervisor was launched');
+  // The daemon moved the scratch dir to the sandbox's and wrote the agent's session and state.json.
+  if (!existsSync(sandboxDir(home, req.spec.sandbox_name))) throw new HttpError(409, 'conflict', `sandbox ${req.spec.sandbox_name} does not exist`);
+  status = 'running';
+  launch = req;
+  sandbox = prestarted.sandbox;
+  prestarted = undefined;
+  return settle(req, body.started_at, { warm: true, direct: true });
+}
+
+/**
+ * The shuttle from here on, its sandbox set up and its scratch dir renamed to `<home>/sandboxes/<name>`:
+ * the socket moves there too, the shells and the TTL are armed, state.json is written (by the daemon
+ * already, after a direct launch).
+ */
+function settle(req: LaunchRequest, started: string, how: { warm: boolean; direct: boolean }): Health {
+  const { spec } = req;
+  const target = sandboxDir(home, spec.sandbox_name);
+  if (sessionFd !== undefined) closeSync(sessionFd);
+  sessionFd = undefined;
+  work = scratch(target);
+  dir = target;
+  const newSocket = join(target, SOCKET_NAME);
+  renameSync(socket, newSocket);
+  socket = newSocket;
+  cwd = sessionCwd(req);
+  baseEnv = sandboxEnv(spec, sandboxUser());
+  startedAt = started;
   if (!PTY_DIR) log('agent_unavailable', { error: 'node-pty is not installed: the supervisor serves the shells' });
-  startedAt = new Date().toISOString();
-  shells = new Shells(sandboxTerms(sandbox, cwd), { lingerMs: req.shell_linger_seconds * 1000, scrollbackBytes: req.scrollback_bytes, env: baseEnv });
-  const state: SupervisorState = {
-    pid: process.pid, init_pid: sandbox.initPid, init_start: sandbox.initStart, socket, sandbox_name: spec.sandbox_name, session_id: spec.session_id,
-    mode: req.mode, expires_at: spec.expires_at, started_at: startedAt,
-  };
-  writeFileSync(join(target, `${STATE_NAME}.tmp`), JSON.stringify(state));
-  renameSync(join(target, `${STATE_NAME}.tmp`), join(target, STATE_NAME));
-  sandbox.onExit(() => { if (status === 'running') void shutdown('sandbox exited'); });
+  shells = new Shells(sandboxTerms(sandbox!, cwd), { lingerMs: req.shell_linger_seconds * 1000, scrollbackBytes: req.scrollback_bytes, env: baseEnv });
+  if (!how.direct) {
+    writeFileSync(join(target, `${STATE_NAME}.tmp`), JSON.stringify(supervisorState(home, req, process.pid, sandbox!.initPid, sandbox!.initStart, started)));
+    renameSync(join(target, `${STATE_NAME}.tmp`), join(target, STATE_NAME));
+  }
+  sandbox!.onExit(() => { if (status === 'running') void shutdown('sandbox exited'); });
   armTtl(Date.parse(spec.expires_at));
-  log('launched', { mode: req.mode, init_pid: sandbox.initPid, warm: reusedWarm });
+  log('launched', { mode: req.mode, init_pid: sandbox!.initPid, ...how });
   return health();
 }
 
@@ -212,6 +245,7 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const key = `${req.method} ${url.pathname}`;
   if (key === 'GET /health') return send(res, 200, health());
   if (key === 'POST /launch') return send(res, 200, await doLaunch(await readJson<LaunchRequest>(req)));
+  if (key === 'POST /adopt') return send(res, 200, doAdopt(await readJson<{ launch?: LaunchRequest; started_at?: string }>(req)));
   if (key === 'POST /exit' && status === 'idle') {
     send(res, 200, { ok: true });
     return void shutdown('exit requested');
@@ -252,7 +286,11 @@ mkdirSync(poolDir(home), { recursive: true, mode: 0o700 });
 try { unlinkSync(socket); } catch { /* fresh */ }
 server.listen(socket, () => {
   const ready = () => {
-    process.stdout.write('ready\n');
+    // With a warm sandbox the daemon can set up itself (the one-process setup), what it needs for that.
+    const p = prestarted;
+    const warm: WarmMember | undefined = p?.sandbox.oneProcess
+      ? { init_pid: p.sandbox.initPid, init_start: p.sandbox.initStart, mode: p.mode, base: p.base } : undefined;
+    process.stdout.write(warm ? `ready ${JSON.stringify(warm)}\n` : 'ready\n');
     process.stdout.end?.();
     // Warm the spawn path (and its JIT) while idle, so a shuttle's first command is not the slow one.
     spawn('/bin/true', [], { stdio: ['ignore', 'pipe', 'pipe'], detached: true }).on('error', () => {});
@@ -263,8 +301,17 @@ server.listen(socket, () => {
 });
 
 // An idle pool member belongs to one daemon: it leaves when that daemon (or its socket) is gone.
+// Once the daemon set its sandbox up (activatedElsewhere) it waits for POST /adopt instead, for a
+// while: a daemon killed right after its launch answered may have left the request in the socket.
+const ADOPT_WAIT_MS = 30_000;
+let activatedAt: number | undefined;
 const watchdog = setInterval(() => {
   if (status !== 'idle') return clearInterval(watchdog);
+  if (activatedElsewhere()) {
+    activatedAt ??= Date.now();
+    if (Date.now() - activatedAt > ADOPT_WAIT_MS) void shutdown('launched by the daemon but never adopted');
+    return;
+  }
   if (!pidAlive(ownerPid) || !existsSync(socket)) void shutdown('owner gone');
 }, 1000);
 watchdog.unref();

@@ -3,9 +3,10 @@
 // per-session setup lines the sandbox's privileged setup shell runs at launch (Sandbox.activate).
 import { basename, dirname, join, relative } from 'node:path';
 import { RESERVED_MOUNT_ROOT } from '../client/rules';
-import { planMounts, shq, type MountOp } from '../providers/local/mounts';
-import { agentSocketIn } from '../providers/local/paths';
-import { AGENT_SOCKET_INSIDE } from './agent';
+import { normalize, planMounts, shq, type MountOp } from '../providers/local/mounts';
+import type { LaunchRequest, SupervisorState } from './protocol';
+import { agentSocketIn, socketPath } from '../providers/local/paths';
+import { AGENT_SOCKET_INSIDE } from './protocol';
 
 /** Where the sandbox machinery appears inside (the mount path rule keeps storage out of it). */
 export const INSIDE = RESERVED_MOUNT_ROOT;
@@ -80,6 +81,30 @@ export function stageable(mounts: SessionMount[], storageRoot: string): boolean 
   return mounts.every((m) => dirname(m.src) === storageRoot && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(basename(m.src)));
 }
 
+/** state.json of a launched shuttle (written by the supervisor, or by the daemon after a direct launch). */
+export function supervisorState(home: string, req: LaunchRequest, pid: number, init_pid: number, init_start: string | undefined, started_at: string): SupervisorState {
+  const { spec } = req;
+  return {
+    pid, init_pid, init_start, socket: socketPath(home, spec.sandbox_name), sandbox_name: spec.sandbox_name, session_id: spec.session_id,
+    mode: req.mode, expires_at: spec.expires_at, started_at,
+  };
+}
+
+/**
+ * A launch's storage as the sandbox binds it (from the stage, see stageable), in its request's
+ * order; throws on storage outside the storage root and on a mount path that would shadow the
+ * sandbox's machinery. The supervisor and the daemon's direct launch use the same.
+ */
+export function sessionMounts(req: Pick<LaunchRequest, 'spec' | 'sources'>, storageRoot: string): SessionMount[] {
+  const mounts: SessionMount[] = req.spec.mounts.map((m) => ({
+    src: req.sources[m.resource_id]!, dest: normalize(m.mount_path), ro: m.access_mode === 'RO',
+  }));
+  if (!stageable(mounts, storageRoot)) throw new Error('storage outside the storage root');
+  const shadow = mounts.find((m) => shadowsInside(m.dest));
+  if (shadow) throw new Error(`mount path ${shadow.dest} is reserved: /run/onmemos holds the shuttle's own machinery`);
+  return mounts;
+}
+
 /**
  * A mount over INSIDE or one of its ancestors would shadow the stage: unmounting the stage would
  * then remove the session's own mount and leave every resource of the storage root visible. The
@@ -90,54 +115,63 @@ export function shadowsInside(dest: string): boolean {
   return d === INSIDE || d.startsWith(`${INSIDE}/`) || INSIDE.startsWith(d === '/' ? '/' : `${d}/`);
 }
 
-/** mount, umount2 and sethostname syscall numbers where the one-process setup knows them. */
-const SYSCALLS: Partial<Record<NodeJS.Architecture, [number, number, number]>> = { x64: [165, 166, 170], arm64: [40, 39, 161] };
+/** mount, umount2, sethostname and mknodat syscall numbers where the one-process setup knows them. */
+const SYSCALLS: Partial<Record<NodeJS.Architecture, [number, number, number, number]>> = { x64: [165, 166, 170, 259], arm64: [40, 39, 161, 33] };
+
+/**
+ * The two FIFOs of the one-process setup, in the sandbox's run dir (host side: `<scratch>/run/`),
+ * made by the setup process itself and removed by it before the run dir becomes read-only. Whoever
+ * launches (the daemon directly, or the supervisor) writes the setup line to SETUP_IN and reads the
+ * result from SETUP_OUT: `launched`, or `error: <why>`. The supervisor also sees `launched` on the
+ * sandbox's stdout.
+ */
+export const SETUP_IN = 'setup.in';
+export const SETUP_OUT = 'setup.out';
 
 /**
  * The session's setup in one process that is already running: perl (perl-base is on every
- * Debian/Ubuntu system) started in the warm sandbox with the capabilities of its setup shell, waiting
- * on stdin. At launch it reads one line — hostname, then (src, dest, ro) per mount, NUL-separated —
- * and does every step with syscall(): hostname, the storage binds from the stage, read-only remounts
- * (passing the mount's current flags again: in a user namespace the kernel refuses to drop the locked
- * nosuid/nodev/noexec/atime flags, as mount(8) knows), unmount the stage, make the run dir and /
- * read-only; then says `launched` and execs the init (argv after the syscall numbers and paths).
+ * Debian/Ubuntu system) started in the warm sandbox with the capabilities of its setup shell. It
+ * makes the setup FIFOs, says `ready` and waits. At launch it reads one line — hostname, then (src,
+ * dest, ro) per mount, NUL-separated — and does every step with syscall(): hostname, the storage
+ * binds from the stage, read-only remounts (passing the mount's current flags again: in a user
+ * namespace the kernel refuses to drop the locked nosuid/nodev/noexec/atime flags, as mount(8)
+ * knows), unmount the stage, remove the FIFOs, make the run dir and / read-only; then says
+ * `launched` and execs the init (argv after the syscall numbers and paths).
  */
 const PERL_SETUP = [
-  'my($NM,$NU,$NH,$stage,$run,@init)=@ARGV;',
+  'my($NM,$NU,$NH,$NK,$stage,$run,@init)=@ARGV;',
+  'my($fi,$fo)=("$run/SETUP_IN","$run/SETUP_OUT");',
+  'for($fi,$fo){unlink$_;syscall($NK,-100,$_,4480,0)==0 or die"mkfifo $_: $!\\n"}',
+  'open(my$in,"+<",$fi)or die"$fi: $!\\n";open(my$out,"+<",$fo)or die"$fo: $!\\n";',
+  '$SIG{__DIE__}=sub{syswrite($out,"error: $_[0]")};',
+  '$|=1;print"ready\\n";',
   'sub dec{my$s=shift;$s=~s/\\\\([0-7]{3})/chr(oct($1))/ge;$s}',
   'my%F=(nosuid=>2,nodev=>4,noexec=>8,noatime=>1024,nodiratime=>2048,relatime=>2097152,strictatime=>16777216);',
   'sub flags{my$t=shift;my$f=0;open(my$fh,"<","/proc/self/mountinfo")or die"mountinfo: $!\\n";',
   'while(<$fh>){my@x=split/ /;next unless dec($x[4])eq$t;$f=0;$f|=($F{$_}//0)for split/,/,$x[5]}close$fh;$f}',
   'sub ro{my$t=shift;my$f=flags($t)|1|32;syscall($NM,$t,$t,0,$f|4096,0)==0 or($t eq"/"and syscall($NM,$t,$t,0,$f,0)==0)or die"read-only $t: $!\\n"}',
   'sub mkp{my$p="";for(grep{length}split m{/},shift){$p.="/$_";mkdir$p}}',
-  'my$l=<STDIN>;defined$l or exit 1;chomp$l;my($host,@m)=split/\\0/,$l,-1;',
+  'my$l=<$in>;defined$l or exit 1;chomp$l;my($host,@m)=split/\\0/,$l,-1;',
   'syscall($NH,$host,length$host);',
   'while(@m){my($s,$d,$r)=splice(@m,0,3);mkp($d);syscall($NM,$s,$d,0,4096,0)==0 or die"bind $d: $!\\n";ro($d)if$r}',
-  'syscall($NU,$stage,2)==0 or die"umount $stage: $!\\n";ro($run);ro("/");',
-  '$|=1;print"launched\\n";open(STDIN,"<","/dev/null");exec{$init[0]}@init;die"exec $init[0]: $!\\n"',
-].join('');
+  'syscall($NU,$stage,2)==0 or die"umount $stage: $!\\n";unlink($fi,$fo);ro($run);ro("/");',
+  'syswrite($out,"launched\\n");print"launched\\n";open(STDIN,"<","/dev/null");exec{$init[0]}@init;die"exec $init[0]: $!\\n"',
+].join('').replace('SETUP_IN', SETUP_IN).replace('SETUP_OUT', SETUP_OUT);
 
 const sortedMounts = (mounts: SessionMount[]) => [...mounts].sort((a, b) => a.dest.split('/').length - b.dest.split('/').length);
 
-export interface PerlSetup {
-  /** argv of the waiting setup process, which becomes `init` once the session is set up. */
-  argv(init: string[]): string[];
-  /** The line that sets the session up. */
-  input(hostname: string, mounts: SessionMount[]): string;
+/** The line that sets the session up in the one-process setup (written to its SETUP_IN). */
+export function setupLine(hostname: string, mounts: SessionMount[]): string {
+  const fields = [hostname.slice(0, 63), ...sortedMounts(mounts).flatMap((m) => [`${STAGE}/${basename(m.src)}`, m.dest, m.ro ? '1' : '0'])];
+  if (fields.some((f) => /[\0\n]/.test(f))) throw new Error('bad setup field');
+  return `${fields.join('\0')}\n`;
 }
 
-/** The one-process setup, when `perl` is there and this architecture's syscall numbers are known. */
-export function perlSetup(perl: string | undefined): PerlSetup | undefined {
+/** argv of the one-process setup (which becomes `init` once the session is set up), when `perl` is there and this architecture's syscall numbers are known. */
+export function perlSetupArgv(perl: string | undefined, init: string[]): string[] | undefined {
   const nr = SYSCALLS[process.arch];
   if (!perl || !nr) return undefined;
-  return {
-    argv: (init) => [perl, '-e', PERL_SETUP, '--', ...nr.map(String), STAGE, RUN, ...init],
-    input: (hostname, mounts) => {
-      const fields = [hostname.slice(0, 63), ...sortedMounts(mounts).flatMap((m) => [`${STAGE}/${basename(m.src)}`, m.dest, m.ro ? '1' : '0'])];
-      if (fields.some((f) => /[\0\n]/.test(f))) throw new Error('bad setup field');
-      return `${fields.join('\0')}\n`;
-    },
-  };
+  return [perl, '-e', PERL_SETUP, '--', ...nr.map(String), STAGE, RUN, ...init];
 }
 
 /**

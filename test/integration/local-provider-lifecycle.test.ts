@@ -103,7 +103,10 @@ describe('local shuttles across daemon restarts', () => {
     const inSandbox = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p) && p !== String(state.init_pid)).filter((p) => {
       try { return readlinkSync(`/proc/${p}/ns/pid`) === ns; } catch { return false; }
     });
-    assert.ok(inSandbox().length >= 4, 'the command, the agent, its login shells and the nohup job run');
+    const cmdline = (p: string) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { return ''; } };
+    const running = inSandbox().map(cmdline);
+    assert.ok(running.some((c) => c.startsWith('onmemos-agent')), `the agent runs: ${JSON.stringify(running)}`);
+    assert.ok(running.includes('sleep 305'), `the nohup job runs: ${JSON.stringify(running)}`);
     // The sandbox's command (its init loop) dies on its own, whatever else runs in it.
     const command = [String(state.init_pid), ...inSandbox()].find((p) => {
       try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('sleep 86400 & wait'); } catch { return false; }

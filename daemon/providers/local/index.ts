@@ -18,6 +18,7 @@ import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, Se
 import { agentSocketPath, endedDir, MAX_SOCKET_PATH, sandboxDir, sandboxesRoot, socketPath, statePath, storageDir } from './paths';
 import { startTime, SupervisorPool } from './pool';
 import { call, SupervisorGone } from './rpc';
+import { fitsDirect, launchDirect } from './direct';
 import { openShellStream } from './shell-client';
 import { detect, type Capability, type SandboxChoice } from './tools';
 
@@ -64,6 +65,8 @@ interface Launched {
   connection: string;
   /** A shell was opened on it: terminate must tell the agent (attached clients get exit 137). */
   shells: boolean;
+  /** Launched directly (direct.ts): its supervisor took it on. Requests to the supervisor wait for this. */
+  adopted?: Promise<boolean>;
 }
 
 const notRunning = (ref: SessionRef) => conflict(`shuttle ${ref.sandbox_name} is not running`);
@@ -143,6 +146,16 @@ export class LocalComputeProvider implements ComputeProvider {
     };
     progress?.(`creating ${cap.mode} sandbox`);
     try {
+      if (fitsDirect(this.home, member, req)) {
+        const name = spec.sandbox_name;
+        const d = await launchDirect(this.home, member, req, (e) => {
+          // Terminated meanwhile: its supervisor ended with the sandbox, and there is nothing to adopt.
+          if (this.launchedHere.has(name)) this.log('local.adopt_failed', { sandbox_name: name, error: String(e) });
+        });
+        this.launchedHere.set(name, { pid: d.init_pid, start: d.init_start, connection: member.agentConnection, shells: false, adopted: d.adopted });
+        this.log('local.launched', { sandbox_name: name, mode: cap.mode, init_pid: d.init_pid, supervisor_pid: member.pid, direct: true });
+        return;
+      }
       const h = await call<Health>(member.socket, 'POST', '/launch', req);
       this.launchedHere.set(spec.sandbox_name, { pid: h.init_pid, start: h.init_start, connection: member.agentConnection, shells: false });
       this.log('local.launched', { sandbox_name: spec.sandbox_name, mode: cap.mode, init_pid: h.init_pid, supervisor_pid: h.pid });
@@ -176,6 +189,7 @@ export class LocalComputeProvider implements ComputeProvider {
       try { process.kill(mine.pid, 'SIGKILL'); } catch { /* ended meanwhile */ }
     } else {
       try {
+        await mine?.adopted;
         await call(socketPath(this.home, name), 'POST', '/terminate', undefined, 15_000);
       } catch (e) {
         // The supervisor is gone or stuck: kill what is left by pid, then remove the scratch space.
@@ -234,6 +248,7 @@ export class LocalComputeProvider implements ComputeProvider {
     // connection to it would still reach it.
     if (!existsSync(sandboxDir(this.home, session.sandbox_name))) return false;
     try {
+      await this.launchedHere.get(session.sandbox_name)?.adopted;
       const h = await call<Health>(socketPath(this.home, session.sandbox_name), 'GET', '/health', undefined, 5000);
       return h.status === 'running' && h.sandbox_name === session.sandbox_name;
     } catch {
@@ -265,6 +280,7 @@ export class LocalComputeProvider implements ComputeProvider {
       if (!(e instanceof SupervisorGone) && !(e instanceof ApiError && (e.status === 404 || e.status === 409))) throw e;
     }
     try {
+      await this.launchedHere.get(session.sandbox_name)?.adopted;
       return await run(socketPath(this.home, session.sandbox_name));
     } catch (e) {
       if (e instanceof SupervisorGone) throw notRunning(session);

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync } from 'no
 import { join } from 'node:path';
 import { agentSocketIn, poolDir } from './paths';
 import { call } from './rpc';
+import type { WarmMember } from '../../supervisor/protocol';
 
 export interface SpawnOptions {
   home: string;
@@ -29,6 +30,10 @@ export interface Member {
   agent: string;
   /** Name of the kept-alive connection to that agent (rpc.call's `connection`), opened when it joined. */
   agentConnection: string;
+  /** Its scratch dir (the sandbox dir once launched). */
+  dir: string;
+  /** Its warm sandbox, when the daemon can set it up directly (see direct.ts). */
+  warm?: WarmMember;
 }
 
 /** Start one idle supervisor, detached in its own session; resolves once it listens. */
@@ -45,6 +50,7 @@ export function spawnSupervisor(opts: SpawnOptions): Promise<Member> {
   return new Promise<Member>((resolve, reject) => {
     let out = '';
     let err = '';
+    let warm: WarmMember | undefined;
     const timer = setTimeout(() => done(new Error('supervisor did not start in time')), READY_TIMEOUT_MS);
     const done = (e?: Error) => {
       clearTimeout(timer);
@@ -55,14 +61,18 @@ export function spawnSupervisor(opts: SpawnOptions): Promise<Member> {
       if (e) {
         try { child.kill('SIGKILL'); } catch { /* gone */ }
         reject(e);
-      } else resolve({ socket, pid: child.pid!, agent: agentSocketIn(join(dir, id)), agentConnection: `agent:${id}` });
+      } else resolve({ socket, pid: child.pid!, agent: agentSocketIn(join(dir, id)), agentConnection: `agent:${id}`, dir: join(dir, id), warm });
     };
     child.on('error', (e) => done(e));
     child.on('exit', (code) => done(new Error(`supervisor exited (${code}) before it was ready: ${err.trim().slice(-2000)}`)));
     child.stderr!.on('data', (d: Buffer) => { if (err.length < 8192) err += d.toString(); });
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      if (out.includes('ready\n')) done();
+      // `ready`, or `ready <json>` with a warm sandbox the daemon can set up itself.
+      const line = /^ready(?: (.*))?\n/m.exec(out);
+      if (!line) return;
+      try { warm = line[1] ? JSON.parse(line[1]) as WarmMember : undefined; } catch { warm = undefined; }
+      done();
     });
   });
 }

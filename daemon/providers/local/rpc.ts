@@ -22,10 +22,25 @@ class Connections extends Agent {
 const agent = new Connections({ keepAlive: true, maxSockets: 64, maxFreeSockets: 4, keepAliveMsecs: 1000 });
 
 export function call<T>(socket: string, method: string, path: string, body?: unknown, timeoutMs = 30_000, connection?: string): Promise<T> {
-  return attempt<T>(socket, method, path, body, timeoutMs, true, connection);
+  return attempt<T>(socket, method, path, body, { timeoutMs, connection }, true);
 }
 
-function attempt<T>(socket: string, method: string, path: string, body: unknown, timeoutMs: number, retry: boolean, connection?: string): Promise<T> {
+/**
+ * call(), and `sent` resolves once the request is handed to the kernel: from then on it reaches the
+ * supervisor even if this process dies (direct.ts relies on it for POST /adopt).
+ */
+export function callSent<T>(socket: string, method: string, path: string, body: unknown, timeoutMs: number): { sent: Promise<void>; answer: Promise<T> } {
+  let onSent!: () => void;
+  const sent = new Promise<void>((r) => { onSent = r; });
+  const answer = attempt<T>(socket, method, path, body, { timeoutMs, onSent }, true);
+  answer.catch(() => onSent());
+  return { sent, answer };
+}
+
+interface Options { timeoutMs: number; connection?: string; onSent?: () => void }
+
+function attempt<T>(socket: string, method: string, path: string, body: unknown, opts: Options, retry: boolean): Promise<T> {
+  const { timeoutMs, connection } = opts;
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise<T>((resolve, reject) => {
     const options: RequestOptions & { connection?: string } = {
@@ -50,12 +65,13 @@ function attempt<T>(socket: string, method: string, path: string, body: unknown,
         resolve(json as T);
       });
     });
+    if (opts.onSent) req.on('finish', opts.onSent);
     const timer = setTimeout(() => req.destroy(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
     req.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       // A kept-alive connection the supervisor closed meanwhile: the request never reached it.
       if (retry && req.reusedSocket && e.code === 'ECONNRESET') {
-        return resolve(attempt<T>(socket, method, path, body, timeoutMs, false, connection));
+        return resolve(attempt<T>(socket, method, path, body, opts, false));
       }
       reject(new SupervisorGone(socket, e.code ?? e.message));
     });
