@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { LocalComputeProvider } from '../../daemon/providers/local';
-import { launchDirect } from '../../daemon/providers/local/direct';
+import { destinationsKey, fitsDirect, launchDirect, precomputeFits } from '../../daemon/providers/local/direct';
 import { sandboxDir, socketPath, statePath, storageDir } from '../../daemon/providers/local/paths';
 import { spawnSupervisor, type Member } from '../../daemon/providers/local/pool';
 import { call } from '../../daemon/providers/local/rpc';
@@ -119,6 +119,23 @@ describe('local provider: direct launch failures', () => {
     });
     return { m, req };
   }
+
+  it('a launch fits a warm member when its storage goes where the warm plan has room (worked out ahead or on the spot)', async () => {
+    const { m, req } = await member();
+    try {
+      const inHostTree = '/usr/share/onmemos-test-mount';
+      const keys = [destinationsKey([]), destinationsKey(['/workspace', '/data']), destinationsKey([inHostTree])];
+      const onTheSpot = keys.map((k) => fitsDirect(home, m, req(spec((JSON.parse(k) as string[]).map((d, i) => mount(`r${i}`, d))))));
+      // New top-level directories need no room in the host tree; one inside the read-only /usr does.
+      assert.deepEqual(onTheSpot, [true, true, false]);
+      precomputeFits(home, m, keys);
+      assert.deepEqual(keys.map((k) => m.fits?.get(k)), onTheSpot);
+      // A RO mount at the same place fits as well: only destinations shape the warm plan.
+      assert.equal(fitsDirect(home, m, req(spec([mount('r0', '/workspace', 'RO'), mount('r1', '/data')]))), true);
+    } finally {
+      await call(m.socket, 'POST', '/exit', undefined, 2000).catch(() => undefined);
+    }
+  });
 
   it('a setup step that fails answers 503 with its reason, and the member ends with its sandbox', async () => {
     const { m, req } = await member();

@@ -12,13 +12,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rm, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { mountPathProblem } from '../../client/rules';
+import { normalize } from './mounts';
 import { ApiError, badRequest, conflict } from '../../errors';
 import type { Health, LaunchRequest, SupervisorState } from '../../supervisor/protocol';
 import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellStream } from '../types';
 import { agentSocketPath, endedDir, MAX_SOCKET_PATH, sandboxDir, sandboxesRoot, socketPath, statePath, storageDir } from './paths';
 import { startTime, SupervisorPool } from './pool';
 import { call, SupervisorGone } from './rpc';
-import { fitsDirect, launchDirect } from './direct';
+import { destinationsKey, fitsDirect, launchDirect, precomputeFits } from './direct';
 import { openShellStream } from './shell-client';
 import { detect, type Capability, type SandboxChoice } from './tools';
 
@@ -83,6 +84,11 @@ export class LocalComputeProvider implements ComputeProvider {
   private cap: Capability | undefined;
   /** Shuttles this process launched (see Launched); after a restart nobody is here, and all is asked. */
   private readonly launchedHere = new Map<string, Launched>();
+  /**
+   * Storage destinations of recent launches (most recent last; at first none, the default vault's,
+   * and vault plus drive): a joining pool member works out ahead whether they fit its warm sandbox.
+   */
+  private readonly recentDestinations = new Set([destinationsKey([]), destinationsKey(['/workspace']), destinationsKey(['/workspace', '/data'])]);
 
   constructor(options: LocalProviderOptions) {
     this.home = options.home;
@@ -101,6 +107,7 @@ export class LocalComputeProvider implements ComputeProvider {
       home: this.home, nodePath: options.nodePath ?? process.execPath,
       script: options.supervisorScript ?? findSupervisorScript(), env: supervisorEnv,
       prestart: () => (this.cap ? JSON.stringify(this.cap) : undefined),
+      onJoin: (m) => precomputeFits(this.home, m, this.recentDestinations),
     }, size, (e) => this.log('local.pool_spawn_failed', { error: String(e) }));
     SupervisorPool.sweep(this.home);
     // Scratch dirs a stopped daemon did not finish removing.
@@ -146,6 +153,10 @@ export class LocalComputeProvider implements ComputeProvider {
     };
     progress?.(`creating ${cap.mode} sandbox`);
     try {
+      const key = destinationsKey(spec.mounts.map((m) => normalize(m.mount_path)));
+      this.recentDestinations.delete(key);
+      this.recentDestinations.add(key);
+      if (this.recentDestinations.size > 4) this.recentDestinations.delete(this.recentDestinations.values().next().value!);
       if (fitsDirect(this.home, member, req)) {
         const name = spec.sandbox_name;
         const d = await launchDirect(this.home, member, req, (e) => {

@@ -17,6 +17,8 @@ export interface SpawnOptions {
   env: Record<string, string>;
   /** The sandbox capability as JSON once known: idle members then pre-start their sandbox with it. */
   prestart?: () => string | undefined;
+  /** A member is about to join the pool (idle work for the launch that will take it). */
+  onJoin?: (m: Member) => void;
 }
 
 const READY_TIMEOUT_MS = 15_000;
@@ -34,6 +36,8 @@ export interface Member {
   dir: string;
   /** Its warm sandbox, when the daemon can set it up directly (see direct.ts). */
   warm?: WarmMember;
+  /** Whether launches with these storage destinations fit the warm sandbox (direct.ts precomputeFits). */
+  fits?: Map<string, boolean>;
 }
 
 /** Start one idle supervisor, detached in its own session; resolves once it listens. */
@@ -166,6 +170,7 @@ export class SupervisorPool {
         // first command).
         await call(m.socket, 'GET', '/health', undefined, 5000).catch(() => undefined);
         await call(m.agent, 'GET', '/health', undefined, 5000, m.agentConnection).catch(() => undefined);
+        this.opts.onJoin?.(m);
         this.ready.push(m);
       }, this.onError).finally(() => {
         this.filling--;
