@@ -24,10 +24,10 @@ import type { MountOp } from '../providers/local/mounts';
 import { MAX_SOCKET_PATH, poolDir, sandboxDir, SOCKET_NAME, STATE_NAME, storageRoot as storageRootOf } from '../providers/local/paths';
 import { pidAlive } from '../providers/local/pool';
 import { call } from '../providers/local/rpc';
-import { agentBinds, basePlan, scratch, sessionMounts, SETUP_IN, stageBinds, supervisorState, type Scratch } from './stage';
+import { agentBinds, agentSession, basePlan, scratch, sessionCwd, sessionMounts, SETUP_IN, stageBinds, supervisorState, type Scratch } from './stage';
 import { execLimits, runExec } from './exec';
 import { sandboxEnv, sandboxUser } from './env';
-import { AGENT_SESSION_FILE, type AgentSession, type WarmMember, type Health, type LaunchRequest, type ExecRequest, type SandboxMode, type Tools } from './protocol';
+import { AGENT_SESSION_FILE, type WarmMember, type Health, type LaunchRequest, type ExecRequest, type SandboxMode, type Tools } from './protocol';
 import { Sandbox } from './sandbox';
 import { sandboxTerms, serveShells, Shells } from './shells';
 
@@ -120,9 +120,6 @@ function activatedElsewhere(): boolean {
   return !!p && p.sandbox.oneProcess && (p.sandbox.launched || !existsSync(join(p.run, SETUP_IN)));
 }
 
-/** Where the session starts: its first mount, else the user's home. */
-const sessionCwd = (req: LaunchRequest) => req.spec.mounts[0]?.mount_path ?? sandboxUser().home;
-
 async function doLaunch(req: LaunchRequest): Promise<Health> {
   if (status !== 'idle' || activatedElsewhere()) throw new HttpError(409, 'conflict', 'this supervisor already runs a shuttle');
   const { spec } = req;
@@ -148,13 +145,13 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
     // The agent reads the session from here (read-only inside) as soon as it is written: after the
     // activation (not competing with it for the CPU), while this answer travels. A session with env
     // of its own goes by request: env values are never written to disk.
-    const agentSession: AgentSession = { cwd: sessionCwd(req), env: sandboxEnv(spec, sandboxUser()), shell_linger_ms: req.shell_linger_seconds * 1000, scrollback_bytes: req.scrollback_bytes };
+    const session = agentSession(req);
     if (Object.keys(spec.env).length) {
-      await call(work.agent, 'POST', '/configure', agentSession, 5000)
+      await call(work.agent, 'POST', '/configure', session, 5000)
         .catch((e: unknown) => log('agent_unavailable', { error: `configure: ${String(e)}` }));
     } else {
       sessionFd ??= openSync(join(work.run, AGENT_SESSION_FILE), 'w', 0o600);
-      writeSync(sessionFd, JSON.stringify(agentSession), 0);
+      writeSync(sessionFd, JSON.stringify(session), 0);
     }
     // The scratch (bound into the sandbox by inode) becomes the sandbox dir.
     renameSync(work.dir, target);

@@ -4,7 +4,8 @@
 import { basename, dirname, join, relative } from 'node:path';
 import { RESERVED_MOUNT_ROOT } from '../client/rules';
 import { normalize, planMounts, shq, type MountOp } from '../providers/local/mounts';
-import type { LaunchRequest, SupervisorState } from './protocol';
+import { sandboxEnv, sandboxUser } from './env';
+import type { AgentSession, LaunchRequest, SupervisorState } from './protocol';
 import { agentSocketIn, socketPath } from '../providers/local/paths';
 import { AGENT_SOCKET_INSIDE } from './protocol';
 
@@ -79,6 +80,14 @@ export function stageBinds(s: Scratch, storageRoot: string): MountOp[] {
 /** Storage that can be bound from the stage: every source directly under the storage root. */
 export function stageable(mounts: SessionMount[], storageRoot: string): boolean {
   return mounts.every((m) => dirname(m.src) === storageRoot && /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(basename(m.src)));
+}
+
+/** Where a session's commands and shells start: its first mount, else the user's home. */
+export const sessionCwd = (req: LaunchRequest): string => req.spec.mounts[0]?.mount_path ?? sandboxUser().home;
+
+/** What the exec agent is told of its session (by file, or by request when it has env of its own). */
+export function agentSession(req: LaunchRequest): AgentSession {
+  return { cwd: sessionCwd(req), env: sandboxEnv(req.spec, sandboxUser()), shell_linger_ms: req.shell_linger_seconds * 1000, scrollback_bytes: req.scrollback_bytes };
 }
 
 /** state.json of a launched shuttle (written by the supervisor, or by the daemon after a direct launch). */

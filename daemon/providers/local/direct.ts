@@ -1,8 +1,9 @@
 // A launch with no supervisor on its path. A pool member's warm sandbox waits in its one-process
 // setup (supervisor/stage.ts) on a FIFO in the member's run dir; the daemon writes the session's
 // setup line there itself, reads `launched` back, writes the agent's session and state.json, and
-// renames the member's scratch dir to the sandbox's. Only then, off the launch's path, does it tell
-// the supervisor (POST /adopt), which takes the shuttle on from there (socket, shells, TTL).
+// renames the member's scratch dir to the sandbox's. Then it sends the supervisor POST /adopt and
+// waits only until the request is with the kernel; the supervisor takes the shuttle on from there
+// (socket, shells, TTL) while the launch answers.
 // Two process hops and the supervisor's own work leave the launch this way: through the API, paced
 // 1 s apart on 2 cores, launch 12.6-14.0 -> 8.4-9.5 ms (interleaved A/B in one run).
 // Used when the member says it can (its ready line: WarmMember) and the launch's mount plan is the
@@ -11,10 +12,10 @@ import { constants, existsSync, openSync, renameSync, writeFileSync } from 'node
 import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { ApiError, conflict } from '../../errors';
-import { sandboxEnv, sandboxUser } from '../../supervisor/env';
-import { AGENT_SESSION_FILE, type AgentSession, type LaunchRequest } from '../../supervisor/protocol';
+import { sandboxUser } from '../../supervisor/env';
+import { AGENT_SESSION_FILE, type LaunchRequest } from '../../supervisor/protocol';
 import { writeSetupLine } from '../../supervisor/sandbox';
-import { basePlan, scratch, sessionMounts, SETUP_OUT, setupLine, supervisorState } from '../../supervisor/stage';
+import { agentSession, basePlan, scratch, sessionMounts, SETUP_OUT, setupLine, supervisorState } from '../../supervisor/stage';
 import { sandboxDir, STATE_NAME, storageRoot } from './paths';
 import type { Member } from './pool';
 import { call, callSent } from './rpc';
@@ -94,11 +95,7 @@ export async function launchDirect(home: string, member: Member, req: LaunchRequ
   try {
     // The agent's session: a file it reads on inotify (supervisor/agent.ts), or by request when the
     // session has env of its own (env values are never written to disk).
-    const user = sandboxUser();
-    const session: AgentSession = {
-      cwd: spec.mounts[0]?.mount_path ?? user.home, env: sandboxEnv(spec, user),
-      shell_linger_ms: req.shell_linger_seconds * 1000, scrollback_bytes: req.scrollback_bytes,
-    };
+    const session = agentSession(req);
     if (Object.keys(spec.env).length) await call(member.agent, 'POST', '/configure', session, 5000, member.agentConnection);
     else writeFileSync(join(s.run, AGENT_SESSION_FILE), JSON.stringify(session));
     started_at = new Date().toISOString();
