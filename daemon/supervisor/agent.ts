@@ -12,7 +12,7 @@
 // sandbox's own devpts, served as WebSockets on the same socket.
 //   GET  /health                               -> {status: "configured" | "waiting", pid}
 //   POST /warm      any JSON                   -> {ok: true}   (the supervisor, once: warms the body path)
-//   POST /configure AgentSession               -> {ok: true}   (the supervisor, once: a session with env)
+//   POST /configure AgentSession               -> {ok: true}   (whoever launched, once: a session with env)
 //   POST /exec      ExecRequest                -> ExecResult   (409 until the session is known)
 //   GET  /shells                               -> {shells: ShellInfo[]}   (409 without shells or session)
 //   GET  /shell?cols&rows[&attach=ID]          -> WebSocket upgrade (shells.ts serveShells)
@@ -47,7 +47,7 @@ export function runAgent(socket: string, ptyDir?: string): void {
     setImmediate(() => pool.fill());
     return config;
   };
-  /** The session once the supervisor gave it, else undefined: not launched yet. */
+  /** The session once it was given (by file or request), else undefined: not launched yet. */
   const session = (): AgentSession | undefined => {
     if (config) return config;
     // Written in one write before the launch answered: a partial read (an inotify event during the
@@ -100,7 +100,7 @@ export function runAgent(socket: string, ptyDir?: string): void {
   server.keepAliveTimeout = 60_000;
   serveShells(server, terminals);
   try { unlinkSync(socket); } catch { /* fresh */ }
-  // The session is read the moment the supervisor puts it in place (inotify on the run dir), while
+  // The session is read the moment it is put in place (inotify on the run dir), while
   // the launch's answer travels to the daemon: the first command does not wait for it.
   let watcher: FSWatcher | undefined;
   try {

@@ -2,6 +2,7 @@
 // supervisor's Unix socket. HTTP/1.1 with JSON bodies:
 //   GET  /health                      -> Health
 //   POST /launch    LaunchRequest     -> Health   (an idle pool member becomes a shuttle)
+//   POST /adopt     {launch, started_at} -> Health (the daemon set the warm sandbox up itself: direct.ts)
 //   POST /exec      ExecRequest       -> ExecResult
 //   POST /terminate                   -> {ok: true}, then the supervisor exits
 //   POST /exit                        -> idle pool members only: exit
@@ -49,7 +50,7 @@ export interface Tools {
   setpriv: string;
   /** util-linux `script`: gives shells a pty from the sandbox's own devpts (a real ttyname). */
   script?: string;
-  /** perl: the session's setup in one waiting process (stage.ts perlSetup); without it, a program per step. */
+  /** perl: the session's setup in one waiting process (stage.ts perlSetupArgv); without it, a program per step. */
   perl?: string;
 }
 

@@ -14,7 +14,7 @@
 // direct launch (providers/local/direct.ts) sets the sandbox up through the setup FIFOs, renames
 // the scratch dir and writes state.json, then sends POST /adopt, and the supervisor takes the
 // shuttle on from there (socket, shells, TTL) without being on the launch's path.
-import { closeSync, mkdirSync, openSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync, existsSync, appendFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync, existsSync, appendFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fail, HttpError, readJson, send } from './http';
@@ -27,7 +27,7 @@ import { call } from '../providers/local/rpc';
 import { agentBinds, agentSession, basePlan, scratch, sessionCwd, sessionMounts, SETUP_IN, stageBinds, supervisorState, type Scratch } from './stage';
 import { execLimits, runExec } from './exec';
 import { sandboxEnv, sandboxUser } from './env';
-import { AGENT_SESSION_FILE, type WarmMember, type Health, type LaunchRequest, type ExecRequest, type SandboxMode, type Tools } from './protocol';
+import { AGENT_SESSION_FILE, type WarmMember, type Health, type LaunchRequest, type ExecRequest, type SandboxMode, type SupervisorState, type Tools } from './protocol';
 import { Sandbox } from './sandbox';
 import { sandboxTerms, serveShells, Shells } from './shells';
 
@@ -168,13 +168,23 @@ function doAdopt(body: { launch?: LaunchRequest; started_at?: string }): Health 
   const req = body.launch;
   if (!req?.spec || typeof body.started_at !== 'string') throw new HttpError(400, 'invalid_request', 'launch and started_at required');
   if (status !== 'idle' || !prestarted || !activatedElsewhere()) throw new HttpError(409, 'conflict', 'no sandbox of this supervisor was launched');
-  // The daemon moved the scratch dir to the sandbox's and wrote the agent's session and state.json.
-  if (!existsSync(sandboxDir(home, req.spec.sandbox_name))) throw new HttpError(409, 'conflict', `sandbox ${req.spec.sandbox_name} does not exist`);
+  // The daemon moved the scratch dir to the sandbox's and wrote the agent's session and state.json
+  // there, naming this supervisor: an adopt for any other dir is refused.
+  let state: Partial<SupervisorState> = {};
+  try { state = JSON.parse(readFileSync(join(sandboxDir(home, req.spec.sandbox_name), STATE_NAME), 'utf8')) as SupervisorState; } catch { /* checked below */ }
+  if (state.pid !== process.pid) throw new HttpError(409, 'conflict', `sandbox ${req.spec.sandbox_name} is not this supervisor's`);
   status = 'running';
   launch = req;
   sandbox = prestarted.sandbox;
   prestarted = undefined;
-  return settle(req, body.started_at, { warm: true, direct: true });
+  try {
+    return settle(req, body.started_at, { warm: true, direct: true });
+  } catch (err) {
+    // Half taken on (terminated meanwhile, say): end it rather than run on unwatched.
+    log('adopt_failed', { error: String(err) });
+    setImmediate(() => void shutdown('adopt failed'));
+    throw new HttpError(503, 'provider_unavailable', `cannot take the shuttle on: ${(err as Error).message}`);
+  }
 }
 
 /**

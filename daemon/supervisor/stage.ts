@@ -1,6 +1,8 @@
 // What makes a sandbox startable before its session is known (the warm pool holds one): the plan
 // without the session's storage, the extra binds for the exec agent and the storage stage, and the
-// per-session setup lines the sandbox's privileged setup shell runs at launch (Sandbox.activate).
+// per-session setup at launch: one line to a waiting perl process through its FIFO (written by the
+// supervisor's Sandbox.activate or the daemon's direct launch), else lines for the setup shell.
+// Also what both launch paths share: the session's mounts, its cwd, the agent's session, state.json.
 import { basename, dirname, join, relative } from 'node:path';
 import { RESERVED_MOUNT_ROOT } from '../client/rules';
 import { normalize, planMounts, shq, type MountOp } from '../providers/local/mounts';
@@ -149,7 +151,7 @@ export const SETUP_OUT = 'setup.out';
  */
 const PERL_SETUP = [
   'my($NM,$NU,$NH,$NK,$stage,$run,@init)=@ARGV;',
-  'my($fi,$fo)=("$run/SETUP_IN","$run/SETUP_OUT");',
+  `my($fi,$fo)=("$run/${SETUP_IN}","$run/${SETUP_OUT}");`,
   'for($fi,$fo){unlink$_;syscall($NK,-100,$_,4480,0)==0 or die"mkfifo $_: $!\\n"}',
   'open(my$in,"+<",$fi)or die"$fi: $!\\n";open(my$out,"+<",$fo)or die"$fo: $!\\n";',
   '$SIG{__DIE__}=sub{syswrite($out,"error: $_[0]")};',
@@ -165,7 +167,7 @@ const PERL_SETUP = [
   'while(@m){my($s,$d,$r)=splice(@m,0,3);mkp($d);syscall($NM,$s,$d,0,4096,0)==0 or die"bind $d: $!\\n";ro($d)if$r}',
   'syscall($NU,$stage,2)==0 or die"umount $stage: $!\\n";unlink($fi,$fo);ro($run);ro("/");',
   'syswrite($out,"launched\\n");print"launched\\n";open(STDIN,"<","/dev/null");exec{$init[0]}@init;die"exec $init[0]: $!\\n"',
-].join('').replace('SETUP_IN', SETUP_IN).replace('SETUP_OUT', SETUP_OUT);
+].join('');
 
 const sortedMounts = (mounts: SessionMount[]) => [...mounts].sort((a, b) => a.dest.split('/').length - b.dest.split('/').length);
 

@@ -101,6 +101,36 @@ describe('local provider: direct launches on a warm member', { skip: !process.ar
   });
 });
 
+describe('local provider: a warm member whose sandbox just died', () => {
+  let home: string;
+  before(() => {
+    ensureSupervisorBuilt();
+    home = tempHome();
+  });
+  after(() => removeHome(home));
+
+  it('the launch still succeeds, on another member', async () => {
+    const events: string[] = [];
+    const provider = new LocalComputeProvider({ home, poolSize: 2, log: (event) => events.push(event) });
+    try {
+      await provider.warm();
+      const first = (provider as unknown as { pool: { ready: Member[] } }).pool.ready[0]!;
+      process.kill(first.warm!.init_pid, 'SIGKILL');
+      const s = spec([mount('vault-r', '/workspace')]);
+      await provider.launch(s);
+      const r = await provider.execute(s, { command: 'hostname', timeout_seconds: 10, max_output_bytes: 100 });
+      assert.equal(r.stdout, `${s.sandbox_name}\n`);
+      assert.ok(events.includes('local.launched'));
+      const state = JSON.parse(readFileSync(statePath(home, s.sandbox_name), 'utf8')) as { pid: number };
+      assert.notEqual(state.pid, first.pid, 'not the member whose sandbox died');
+      await provider.terminate(s);
+      await eventually(() => !pidAlive(first.pid), 'the member whose sandbox died to exit');
+    } finally {
+      await provider.close();
+    }
+  });
+});
+
 describe('local provider: direct launch failures', () => {
   let home: string;
   before(() => {
@@ -129,7 +159,7 @@ describe('local provider: direct launch failures', () => {
       // New top-level directories need no room in the host tree; one inside the read-only /usr does.
       assert.deepEqual(onTheSpot, [true, true, false]);
       precomputeFits(home, m, keys);
-      assert.deepEqual(keys.map((k) => m.fits?.get(k)), onTheSpot);
+      assert.deepEqual(keys.map((k) => m.fits?.answers.get(k)), onTheSpot);
       // A RO mount at the same place fits as well: only destinations shape the warm plan.
       assert.equal(fitsDirect(home, m, req(spec([mount('r0', '/workspace', 'RO'), mount('r1', '/data')]))), true);
     } finally {

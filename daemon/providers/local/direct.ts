@@ -17,7 +17,7 @@ import { AGENT_SESSION_FILE, type LaunchRequest } from '../../supervisor/protoco
 import { writeSetupLine } from '../../supervisor/sandbox';
 import { agentSession, basePlan, scratch, sessionMounts, SETUP_OUT, setupLine, supervisorState } from '../../supervisor/stage';
 import { sandboxDir, STATE_NAME, storageRoot } from './paths';
-import type { Member } from './pool';
+import { startTime, type Member } from './pool';
 import { call, callSent } from './rpc';
 
 const SETUP_TIMEOUT_MS = 15_000;
@@ -25,7 +25,8 @@ const SETUP_TIMEOUT_MS = 15_000;
 /**
  * The warm sandbox of `member` can take `req` directly: same mode, and its mount plan without the
  * session's storage is the warm one (which depends only on where the storage goes). Worked out
- * ahead for the destinations launches used lately (precomputeFits), else here (~0.5 ms).
+ * ahead for the destinations launches used lately (precomputeFits; for FITS_FOR_MS), else here
+ * (~0.5 ms).
  */
 export function fitsDirect(home: string, member: Member, req: LaunchRequest): boolean {
   const warm = member.warm;
@@ -36,8 +37,12 @@ export function fitsDirect(home: string, member: Member, req: LaunchRequest): bo
   } catch {
     return false; // the supervisor's own launch says why
   }
-  return member.fits?.get(destinationsKey(dests)) ?? planFits(home, member, dests);
+  const known = member.fits && Date.now() - member.fits.at < FITS_FOR_MS ? member.fits.answers.get(destinationsKey(dests)) : undefined;
+  return known ?? planFits(home, member, dests);
 }
+
+/** How long answers worked out ahead stand: the plan reads the host's tree (/, /etc/resolv.conf), which may change. */
+const FITS_FOR_MS = 10_000;
 
 /** A launch's storage destinations, as fitsDirect and precomputeFits key them. */
 export const destinationsKey = (dests: string[]) => JSON.stringify(dests);
@@ -45,7 +50,7 @@ export const destinationsKey = (dests: string[]) => JSON.stringify(dests);
 /** Work out, while the member idles, whether launches with these destinations fit it (see fitsDirect). */
 export function precomputeFits(home: string, member: Member, keys: Iterable<string>): void {
   if (!member.warm) return;
-  member.fits = new Map([...keys].map((k) => [k, planFits(home, member, JSON.parse(k) as string[])]));
+  member.fits = { at: Date.now(), answers: new Map([...keys].map((k) => [k, planFits(home, member, JSON.parse(k) as string[])])) };
 }
 
 function planFits(home: string, member: Member, dests: string[]): boolean {
@@ -61,57 +66,77 @@ function planFits(home: string, member: Member, dests: string[]): boolean {
 export interface DirectLaunch {
   init_pid: number;
   init_start?: string;
-  /** The supervisor took the shuttle on (resolves either way; false when it did not). */
-  adopted: Promise<boolean>;
+  /** The supervisor took the shuttle on: true, or the error (requests to it wait for this). */
+  adopted: Promise<true | Error>;
 }
 
-/** Launch `req` on `member`'s warm sandbox (fitsDirect said it can). */
-export async function launchDirect(home: string, member: Member, req: LaunchRequest, onAdoptFailed: (e: unknown) => void): Promise<DirectLaunch> {
+/** A direct launch that failed before the setup took its line: nothing happened, another member may do. */
+export class WarmMemberGone extends ApiError {
+  constructor(why: string) {
+    super(503, 'provider_unavailable', `cannot start the sandbox: the warm sandbox is gone (${why})`);
+  }
+}
+
+/**
+ * Launch `req` on `member`'s warm sandbox (fitsDirect said it can). On any failure the member is
+ * told to exit (taking its sandbox along): it left the pool and nobody else will use it.
+ */
+export async function launchDirect(home: string, member: Member, req: LaunchRequest, warn: (event: string, fields: Record<string, unknown>) => void): Promise<DirectLaunch> {
+  try {
+    return await launchOn(home, member, req, warn);
+  } catch (e) {
+    void call(member.socket, 'POST', '/exit', undefined, 2000).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function launchOn(home: string, member: Member, req: LaunchRequest, warn: (event: string, fields: Record<string, unknown>) => void): Promise<DirectLaunch> {
   const warm = member.warm!;
   const { spec } = req;
   const s = scratch(member.dir);
   const target = sandboxDir(home, spec.sandbox_name);
   if (existsSync(target)) throw conflict(`sandbox ${spec.sandbox_name} already exists`);
   const mounts = sessionMounts(req, storageRoot(home));
+  const line = setupLine(spec.sandbox_name, mounts);
 
   // The answer FIFO is opened before the line goes: a FIFO whose last holder closed loses its data.
   let answer: ReturnType<typeof readAnswer> | undefined;
   try {
     answer = readAnswer(join(s.run, SETUP_OUT));
-    writeSetupLine(s.run, setupLine(spec.sandbox_name, mounts));
+    writeSetupLine(s.run, line);
   } catch (e) {
     answer?.cancel();
     // No FIFO (the member removed its scratch dir) or nobody reading it (ENXIO): its sandbox ended.
-    throw unavailable(`the warm sandbox is gone (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new WarmMemberGone((e as NodeJS.ErrnoException).code ?? (e as Error).message);
   }
   const said = await answer.line;
-  if (said !== 'launched') {
-    // Its sandbox is gone or stuck: the member ends (and takes its sandbox along).
-    void call(member.socket, 'POST', '/exit', undefined, 2000).catch(() => undefined);
-    throw unavailable(said.startsWith('error: ') ? said.slice(7) : said || 'its setup ended without a word');
-  }
+  if (said !== 'launched') throw unavailable(said.startsWith('error: ') ? said.slice(7) : said || 'its setup ended without a word');
 
-  let started_at: string;
-  try {
-    // The agent's session: a file it reads on inotify (supervisor/agent.ts), or by request when the
-    // session has env of its own (env values are never written to disk).
-    const session = agentSession(req);
-    if (Object.keys(spec.env).length) await call(member.agent, 'POST', '/configure', session, 5000, member.agentConnection);
-    else writeFileSync(join(s.run, AGENT_SESSION_FILE), JSON.stringify(session));
-    started_at = new Date().toISOString();
-    writeFileSync(join(s.dir, STATE_NAME), JSON.stringify(supervisorState(home, req, member.pid, warm.init_pid, warm.init_start, started_at)));
-    // The scratch (bound into the sandbox by inode) becomes the sandbox dir.
-    renameSync(s.dir, target);
-  } catch (e) {
-    void call(member.socket, 'POST', '/exit', undefined, 2000).catch(() => undefined);
-    throw unavailable((e as Error).message);
-  }
+  // The agent's session: a file it reads on inotify (supervisor/agent.ts), or by request when the
+  // session has env of its own (env values are never written to disk). An agent that cannot take
+  // it is no reason to fail, as on the supervisor's own path: commands then go to the supervisor.
+  const session = agentSession(req);
+  if (Object.keys(spec.env).length) {
+    await call(member.agent, 'POST', '/configure', session, 5000, member.agentConnection)
+      .catch((e: unknown) => warn('local.agent_unavailable', { sandbox_name: spec.sandbox_name, error: `configure: ${String(e)}` }));
+  } else writeFileSync(join(s.run, AGENT_SESSION_FILE), JSON.stringify(session));
+  const started_at = new Date().toISOString();
+  writeFileSync(join(s.dir, STATE_NAME), JSON.stringify(supervisorState(home, req, member.pid, warm.init_pid, warm.init_start, started_at)));
+  // The scratch (bound into the sandbox by inode) becomes the sandbox dir. A daemon stopped from
+  // here until the adopt request is sent leaves a sandbox dir no supervisor claims: the supervisor
+  // ends its sandbox after ADOPT_WAIT_MS, and the next daemon's orphan sweep removes the dir.
+  renameSync(s.dir, target);
   // Answered only once the request is with the kernel: a daemon killed right after this launch
   // answered still hands the shuttle over (the supervisor reads it from its socket).
   const adopt = callSent(member.socket, 'POST', '/adopt', { launch: req, started_at }, 15_000);
-  const adopted = adopt.answer.then(() => true, (e: unknown) => { onAdoptFailed(e); return false; });
-  await adopt.sent;
-  return { init_pid: warm.init_pid, init_start: warm.init_start, adopted };
+  try {
+    await adopt.sent;
+  } catch (e) {
+    // The supervisor is gone: so is its sandbox (it dies with its parent), and the launch failed.
+    if (startTime(warm.init_pid) === warm.init_start) try { process.kill(warm.init_pid, 'SIGKILL'); } catch { /* gone */ }
+    throw unavailable(`its supervisor is gone (${(e as Error).message})`);
+  }
+  return { init_pid: warm.init_pid, init_start: warm.init_start, adopted: adopt.answer.then(() => true as const, (e: unknown) => e as Error) };
 }
 
 const unavailable = (why: string) => new ApiError(503, 'provider_unavailable', `cannot start the sandbox: ${why}`);

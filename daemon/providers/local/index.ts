@@ -17,9 +17,9 @@ import { ApiError, badRequest, conflict } from '../../errors';
 import type { Health, LaunchRequest, SupervisorState } from '../../supervisor/protocol';
 import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellStream } from '../types';
 import { agentSocketPath, endedDir, MAX_SOCKET_PATH, sandboxDir, sandboxesRoot, socketPath, statePath, storageDir } from './paths';
-import { startTime, SupervisorPool } from './pool';
+import { startTime, SupervisorPool, type Member } from './pool';
 import { call, SupervisorGone } from './rpc';
-import { destinationsKey, fitsDirect, launchDirect, precomputeFits } from './direct';
+import { destinationsKey, fitsDirect, launchDirect, precomputeFits, WarmMemberGone } from './direct';
 import { openShellStream } from './shell-client';
 import { detect, type Capability, type SandboxChoice } from './tools';
 
@@ -145,35 +145,45 @@ export class LocalComputeProvider implements ComputeProvider {
       mkdirSync(dir, { recursive: true });
       sources[m.resource_id] = dir;
     }
-    progress?.('starting supervisor');
-    const member = await this.pool.take().finally(() => this.pool.refillSoon());
     const req: LaunchRequest = {
       spec, mode: cap.mode, userns: cap.userns, tools: cap.tools, sources,
       shell_linger_seconds: this.linger, scrollback_bytes: this.scrollback,
     };
-    progress?.(`creating ${cap.mode} sandbox`);
-    try {
-      const key = destinationsKey(spec.mounts.map((m) => normalize(m.mount_path)));
-      this.recentDestinations.delete(key);
-      this.recentDestinations.add(key);
-      if (this.recentDestinations.size > 4) this.recentDestinations.delete(this.recentDestinations.values().next().value!);
-      if (fitsDirect(this.home, member, req)) {
-        const name = spec.sandbox_name;
-        const d = await launchDirect(this.home, member, req, (e) => {
-          // Terminated meanwhile: its supervisor ended with the sandbox, and there is nothing to adopt.
-          if (this.launchedHere.has(name)) this.log('local.adopt_failed', { sandbox_name: name, error: String(e) });
-        });
-        this.launchedHere.set(name, { pid: d.init_pid, start: d.init_start, connection: member.agentConnection, shells: false, adopted: d.adopted });
-        this.log('local.launched', { sandbox_name: name, mode: cap.mode, init_pid: d.init_pid, supervisor_pid: member.pid, direct: true });
-        return;
+    const key = destinationsKey(spec.mounts.map((m) => normalize(m.mount_path)));
+    this.recentDestinations.delete(key);
+    this.recentDestinations.add(key);
+    if (this.recentDestinations.size > 4) this.recentDestinations.delete(this.recentDestinations.values().next().value!);
+    // A warm member whose sandbox died just before (nothing happened to it yet): once more, on another.
+    for (let tries = 2; ; tries--) {
+      progress?.('starting supervisor');
+      const member = await this.pool.take().finally(() => this.pool.refillSoon());
+      progress?.(`creating ${cap.mode} sandbox`);
+      try {
+        return await this.launchOn(member, req);
+      } catch (e) {
+        if (e instanceof WarmMemberGone && tries > 1) continue;
+        if (e instanceof SupervisorGone) throw new ApiError(503, 'provider_unavailable', e.message);
+        throw e;
       }
-      const h = await call<Health>(member.socket, 'POST', '/launch', req);
-      this.launchedHere.set(spec.sandbox_name, { pid: h.init_pid, start: h.init_start, connection: member.agentConnection, shells: false });
-      this.log('local.launched', { sandbox_name: spec.sandbox_name, mode: cap.mode, init_pid: h.init_pid, supervisor_pid: h.pid });
-    } catch (e) {
-      if (e instanceof SupervisorGone) throw new ApiError(503, 'provider_unavailable', e.message);
-      throw e;
     }
+  }
+
+  private async launchOn(member: Member, req: LaunchRequest): Promise<void> {
+    const name = req.spec.sandbox_name;
+    if (fitsDirect(this.home, member, req)) {
+      const d = await launchDirect(this.home, member, req, (event, fields) => this.log(event, fields));
+      const mine: Launched = { pid: d.init_pid, start: d.init_start, connection: member.agentConnection, shells: false, adopted: d.adopted.then((r) => r === true) };
+      this.launchedHere.set(name, mine);
+      void d.adopted.then((r) => {
+        // Not when it was terminated meanwhile: its supervisor ended with the sandbox, nothing to adopt.
+        if (r !== true && this.launchedHere.get(name) === mine) this.log('local.adopt_failed', { sandbox_name: name, error: String(r) });
+      });
+      this.log('local.launched', { sandbox_name: name, mode: req.mode, init_pid: d.init_pid, supervisor_pid: member.pid, direct: true });
+      return;
+    }
+    const h = await call<Health>(member.socket, 'POST', '/launch', req);
+    this.launchedHere.set(name, { pid: h.init_pid, start: h.init_start, connection: member.agentConnection, shells: false });
+    this.log('local.launched', { sandbox_name: name, mode: req.mode, init_pid: h.init_pid, supervisor_pid: h.pid });
   }
 
   async execute(session: SessionRef, options: ExecOptions): Promise<ExecResult> {

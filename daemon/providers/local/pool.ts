@@ -37,7 +37,7 @@ export interface Member {
   /** Its warm sandbox, when the daemon can set it up directly (see direct.ts). */
   warm?: WarmMember;
   /** Whether launches with these storage destinations fit the warm sandbox (direct.ts precomputeFits). */
-  fits?: Map<string, boolean>;
+  fits?: { at: number; answers: Map<string, boolean> };
 }
 
 /** Start one idle supervisor, detached in its own session; resolves once it listens. */

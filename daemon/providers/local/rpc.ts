@@ -26,25 +26,30 @@ export function call<T>(socket: string, method: string, path: string, body?: unk
 }
 
 /**
- * call(), and `sent` resolves once the request is handed to the kernel: from then on it reaches the
- * supervisor even if this process dies (direct.ts relies on it for POST /adopt).
+ * call() on a connection of its own, and `sent` resolves once the request is handed to the kernel:
+ * from then on it reaches the supervisor even if this process dies (direct.ts relies on it for POST
+ * /adopt). A request that failed before that rejects `sent` too. A fresh connection: on a kept-alive
+ * one the request could be written, then reset, then retried (call()'s retry) — `sent` would have
+ * said yes too early.
  */
 export function callSent<T>(socket: string, method: string, path: string, body: unknown, timeoutMs: number): { sent: Promise<void>; answer: Promise<T> } {
   let onSent!: () => void;
-  const sent = new Promise<void>((r) => { onSent = r; });
-  const answer = attempt<T>(socket, method, path, body, { timeoutMs, onSent }, true);
-  answer.catch(() => onSent());
+  let notSent!: (e: unknown) => void;
+  const sent = new Promise<void>((resolve, reject) => { onSent = resolve; notSent = reject; });
+  sent.catch(() => undefined); // the caller may only look at `answer`
+  const answer = attempt<T>(socket, method, path, body, { timeoutMs, onSent, fresh: true }, false);
+  answer.catch(notSent); // after onSent, no effect
   return { sent, answer };
 }
 
-interface Options { timeoutMs: number; connection?: string; onSent?: () => void }
+interface Options { timeoutMs: number; connection?: string; onSent?: () => void; fresh?: boolean }
 
 function attempt<T>(socket: string, method: string, path: string, body: unknown, opts: Options, retry: boolean): Promise<T> {
   const { timeoutMs, connection } = opts;
   const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
   return new Promise<T>((resolve, reject) => {
     const options: RequestOptions & { connection?: string } = {
-      socketPath: socket, method, path, agent, connection,
+      socketPath: socket, method, path, agent: opts.fresh ? false : agent, connection,
       headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
     };
     const req = request(options, (res) => {
