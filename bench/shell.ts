@@ -10,26 +10,30 @@ import { median, printTable, type Row, rssOf } from './lib';
 const KEYSTROKES = 200;
 const CAT_MB = 100;
 
-async function echoRoundTrips(send: (s: string) => void, output: () => string): Promise<number[]> {
+async function echoRoundTrips(send: (s: string) => void, received: () => number): Promise<number[]> {
   const out: number[] = [];
   for (let i = 0; i < KEYSTROKES; i++) {
     const ch = String.fromCharCode(97 + (i % 26));
-    const before = output().length;
+    const before = received();
     const t = performance.now();
     send(ch);
-    while (output().length === before) await new Promise((r) => setImmediate(r));
+    while (received() === before) await new Promise((r) => setImmediate(r));
     out.push(performance.now() - t);
   }
   send('\x15'); // ^U: clear the line
   return out;
 }
 
+/** The last bytes of a stream as text, from each chunk's end only (decoding whole chunks would cost the reader ~0.1 s per 100 MB). */
+const tailOf = (tail: string, chunk: Buffer) => (tail + chunk.subarray(Math.max(0, chunk.length - 200)).toString('latin1')).slice(-200);
+
+/** A pty read here, as lean as the WebSocket client below: bytes counted, a short tail kept. */
 function directPty() {
-  const p = pty.spawn('bash', ['--norc', '--noprofile'], { name: 'xterm-256color', cols: 120, rows: 40, env: { ...process.env, PS1: '$ ' } as Record<string, string> });
-  let buf = '';
+  const p = pty.spawn('bash', ['--norc', '--noprofile'], { name: 'xterm-256color', cols: 120, rows: 40, encoding: null, env: { ...process.env, PS1: '$ ' } as Record<string, string> } as pty.IPtyForkOptions);
+  let tail = '';
   let bytes = 0;
-  p.onData((d) => { buf += d; bytes += Buffer.byteLength(d); if (buf.length > 1e6) buf = buf.slice(-1000); });
-  return { p, send: (s: string) => p.write(s), output: () => buf, bytes: () => bytes };
+  p.onData((d: string | Buffer) => { const b = Buffer.isBuffer(d) ? d : Buffer.from(d); bytes += b.length; tail = tailOf(tail, b); });
+  return { p, send: (s: string) => p.write(s), tail: () => tail, bytes: () => bytes };
 }
 
 
@@ -56,19 +60,19 @@ export async function run(): Promise<Row[]> {
     let wsBytes = 0;
     let wsTail = '';
     const shCat: Shell = await openWs(url, { protocols: [PTY_SUBPROTOCOL], countOnly: true });
-    shCat.ws.on('message', (data: Buffer, bin) => { if (bin) { wsBytes += data.length; wsTail = (wsTail + data.toString('latin1')).slice(-200); } });
+    shCat.ws.on('message', (data: Buffer, bin) => { if (bin) { wsBytes += data.length; wsTail = tailOf(wsTail, data); } });
     await sh.waitForOutput(/[#$] $/, 15_000);
 
     const direct = directPty();
     await new Promise((r) => setTimeout(r, 300));
-    const rttWs = median(await echoRoundTrips((c) => sh.send(Buffer.from(c)), sh.output));
-    const rttDirect = median(await echoRoundTrips(direct.send, direct.output));
+    const rttWs = median(await echoRoundTrips((c) => sh.send(Buffer.from(c)), () => sh.output().length));
+    const rttDirect = median(await echoRoundTrips(direct.send, direct.bytes));
     rows.push({ name: 'keystroke echo RTT via WebSocket / direct pty', value: rttWs, unit: 'ms', baseline: rttDirect, ratio: rttWs / rttDirect, target: '<= 1.2' });
 
     // Each path streams 20 MB first (not counted): the first megabytes through a fresh process run
     // before the JIT has compiled its data path, on either side.
     const viaWs = (mb?: number) => catThroughput((c) => shCat.send(Buffer.from(c)), () => wsBytes, () => wsTail, mb);
-    const viaDirect = (mb?: number) => catThroughput(direct.send, direct.bytes, () => direct.output().slice(-200), mb);
+    const viaDirect = (mb?: number) => catThroughput(direct.send, direct.bytes, direct.tail, mb);
     // Then three rounds, alternating, and the median of each side: one 100 MB run swings ±20% here.
     await viaWs(20);
     await viaDirect(20);
