@@ -3,11 +3,12 @@
 // `setpriv`), so a command is one plain spawn of `bash -lc` — no nsenter and setpriv per command.
 // The daemon talks to it directly over `<sandbox dir>/run/agent.sock` (the directory is bound into
 // the sandbox at /run/onmemos/run and made read-only before any command runs, so nothing inside can
-// replace the socket). Whoever set the sandbox up (the daemon, or the supervisor) gives it the session: as a file
-// (`session.json` beside the socket, read when it changes — inotify — or at the first request that
-// needs it), so that the launch waits for no request to the agent (a round trip to a process that
-// never served one cost 3-4 ms of every launch). A session with env of its own comes by POST
-// /configure instead: its values (secrets, often) are never written to disk.
+// replace the socket). Whoever set the sandbox up (the daemon, or the supervisor) gives it the
+// session (stage.ts giveAgentSession): as a file (`session.json` beside the socket, read when it
+// changes — inotify — or at the first request that needs it), so that the launch waits for no
+// request to the agent (a round trip to a process that never served one cost 3-4 ms of every
+// launch). A session with env of its own comes by POST /configure instead: its values (secrets,
+// often) are never written to disk.
 // It also owns the shuttle's terminals (shells.ts, agentTerms): ptys it opens itself, from the
 // sandbox's own devpts, served as WebSockets on the same socket.
 //   GET  /health                               -> {status: "configured" | "waiting", pid}

@@ -44,6 +44,8 @@ const READY_TIMEOUT_MS = 15_000;
 
 export class Sandbox {
   private exited = false;
+  /** Set up by the one-process setup (perl): its line goes to the SETUP_IN FIFO, by whoever launches. */
+  readonly oneProcess: boolean;
   private readonly exitWaiters: Array<() => void> = [];
 
   private constructor(
@@ -54,6 +56,7 @@ export class Sandbox {
     /** Its start time, read while it is known to be that process (see startTime). */
     readonly initStart: string | undefined,
   ) {
+    this.oneProcess = !!perlSetupArgv(cfg.tools.perl, []);
     proc.on('exit', () => {
       this.exited = true;
       for (const w of this.exitWaiters.splice(0)) w();
@@ -66,10 +69,6 @@ export class Sandbox {
     return !this.exited;
   }
 
-  /** Set up by the one-process setup (perl): its line goes to the SETUP_IN FIFO, by whoever launches. */
-  get oneProcess(): boolean {
-    return !!perlSetupArgv(this.cfg.tools.perl, []);
-  }
 
   /** The setup process said `launched` (here, or for a launch the daemon made directly). */
   get launched(): boolean {

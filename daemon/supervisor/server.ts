@@ -14,7 +14,7 @@
 // direct launch (providers/local/direct.ts) sets the sandbox up through the setup FIFOs, renames
 // the scratch dir and writes state.json, then sends POST /adopt, and the supervisor takes the
 // shuttle on from there (socket, shells, TTL) without being on the launch's path.
-import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync, existsSync, appendFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, existsSync, appendFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fail, HttpError, readJson, send } from './http';
@@ -24,7 +24,7 @@ import type { MountOp } from '../providers/local/mounts';
 import { MAX_SOCKET_PATH, poolDir, sandboxDir, SOCKET_NAME, STATE_NAME, storageRoot as storageRootOf } from '../providers/local/paths';
 import { pidAlive } from '../providers/local/pool';
 import { call } from '../providers/local/rpc';
-import { agentBinds, agentSession, basePlan, scratch, sessionCwd, sessionMounts, SETUP_IN, stageBinds, supervisorState, type Scratch } from './stage';
+import { agentBinds, basePlan, giveAgentSession, scratch, sessionCwd, sessionMounts, SETUP_IN, stageBinds, supervisorState, type Scratch } from './stage';
 import { execLimits, runExec } from './exec';
 import { sandboxEnv, sandboxUser } from './env';
 import { AGENT_SESSION_FILE, type WarmMember, type Health, type LaunchRequest, type ExecRequest, type SandboxMode, type SupervisorState, type Tools } from './protocol';
@@ -42,10 +42,9 @@ let socket = join(poolDir(home), `${argv['pool-id']}.sock`);
 let work: Scratch = scratch(join(poolDir(home), `${argv['pool-id']}`));
 const storageRoot = storageRootOf(home);
 
-interface Prestarted { sandbox: Sandbox; mode: SandboxMode; base: string; /** Host side of its run dir (the setup FIFOs). */ run: string }
+interface Prestarted { sandbox: Sandbox; mode: SandboxMode; base: string }
 let prestarted: Prestarted | undefined;
 let prestartError: string | undefined;
-let sessionFd: number | undefined;
 
 let status: Health['status'] = 'idle';
 let launch: LaunchRequest | undefined;
@@ -103,10 +102,10 @@ async function prestart(json: string): Promise<void> {
   makeScratch(work);
   const base = basePlan(home, work, sandboxUser().home, []);
   const sb = await startSandbox(p.mode, p.userns, p.tools, base, 'onmemos-warm', true);
-  prestarted = { sandbox: sb, mode: p.mode, base: JSON.stringify(base), run: work.run };
+  prestarted = { sandbox: sb, mode: p.mode, base: JSON.stringify(base) };
   // The agent's session file, empty until launch fills it (one write to a file that exists: creating
-  // and renaming one costs ~0.5 ms here, on the launch path).
-  sessionFd = openSync(join(work.run, AGENT_SESSION_FILE), 'w', 0o600);
+  // and renaming one costs ~0.5 ms here, on the launch path; see giveAgentSession).
+  writeFileSync(join(work.run, AGENT_SESSION_FILE), '', { mode: 0o600 });
   sb.onExit(() => { if (status === 'idle') void shutdown('warm sandbox exited'); });
 }
 
@@ -117,7 +116,7 @@ async function prestart(json: string): Promise<void> {
  */
 function activatedElsewhere(): boolean {
   const p = prestarted;
-  return !!p && p.sandbox.oneProcess && (p.sandbox.launched || !existsSync(join(p.run, SETUP_IN)));
+  return !!p && p.sandbox.oneProcess && (p.sandbox.launched || !existsSync(join(p.sandbox.cfg.run, SETUP_IN)));
 }
 
 async function doLaunch(req: LaunchRequest): Promise<Health> {
@@ -142,17 +141,9 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
       sandbox = await startSandbox(req.mode, req.userns, req.tools, base, spec.sandbox_name, false);
     }
     await sandbox.activate(spec.sandbox_name, mounts);
-    // The agent reads the session from here (read-only inside) as soon as it is written: after the
-    // activation (not competing with it for the CPU), while this answer travels. A session with env
-    // of its own goes by request: env values are never written to disk.
-    const session = agentSession(req);
-    if (Object.keys(spec.env).length) {
-      await call(work.agent, 'POST', '/configure', session, 5000)
-        .catch((e: unknown) => log('agent_unavailable', { error: `configure: ${String(e)}` }));
-    } else {
-      sessionFd ??= openSync(join(work.run, AGENT_SESSION_FILE), 'w', 0o600);
-      writeSync(sessionFd, JSON.stringify(session), 0);
-    }
+    // After the activation (not competing with it for the CPU); the agent reads it while this answer travels.
+    const agentProblem = await giveAgentSession(req, work);
+    if (agentProblem) log('agent_unavailable', { error: agentProblem });
     // The scratch (bound into the sandbox by inode) becomes the sandbox dir.
     renameSync(work.dir, target);
     return settle(req, new Date().toISOString(), { warm: reusedWarm, direct: false });
@@ -195,8 +186,6 @@ function doAdopt(body: { launch?: LaunchRequest; started_at?: string }): Health 
 function settle(req: LaunchRequest, started: string, how: { warm: boolean; direct: boolean }): Health {
   const { spec } = req;
   const target = sandboxDir(home, spec.sandbox_name);
-  if (sessionFd !== undefined) closeSync(sessionFd);
-  sessionFd = undefined;
   work = scratch(target);
   dir = target;
   const newSocket = join(target, SOCKET_NAME);

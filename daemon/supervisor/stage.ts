@@ -7,7 +7,9 @@ import { basename, dirname, join, relative } from 'node:path';
 import { RESERVED_MOUNT_ROOT } from '../client/rules';
 import { normalize, planMounts, shq, type MountOp } from '../providers/local/mounts';
 import { sandboxEnv, sandboxUser } from './env';
-import type { AgentSession, LaunchRequest, SupervisorState } from './protocol';
+import { writeFileSync } from 'node:fs';
+import { call } from '../providers/local/rpc';
+import { AGENT_SESSION_FILE, type AgentSession, type LaunchRequest, type SupervisorState } from './protocol';
 import { agentSocketIn, socketPath } from '../providers/local/paths';
 import { AGENT_SOCKET_INSIDE } from './protocol';
 
@@ -87,9 +89,19 @@ export function stageable(mounts: SessionMount[], storageRoot: string): boolean 
 /** Where a session's commands and shells start: its first mount, else the user's home. */
 export const sessionCwd = (req: LaunchRequest): string => req.spec.mounts[0]?.mount_path ?? sandboxUser().home;
 
-/** What the exec agent is told of its session (by file, or by request when it has env of its own). */
-export function agentSession(req: LaunchRequest): AgentSession {
-  return { cwd: sessionCwd(req), env: sandboxEnv(req.spec, sandboxUser()), shell_linger_ms: req.shell_linger_seconds * 1000, scrollback_bytes: req.scrollback_bytes };
+/**
+ * Give the exec agent its session, whoever launched (the supervisor, or the daemon directly):
+ * session.json beside its socket — made empty when the sandbox started, so the launch creates no
+ * file — which it reads on inotify, or POST /configure for a session with env of its own (env values
+ * are never written to disk). An agent that cannot take it is no reason to fail the launch (commands
+ * then go to the supervisor): resolves with what went wrong, if anything.
+ */
+export async function giveAgentSession(req: LaunchRequest, s: Scratch, connection?: string): Promise<string | undefined> {
+  const session: AgentSession = {
+    cwd: sessionCwd(req), env: sandboxEnv(req.spec, sandboxUser()), shell_linger_ms: req.shell_linger_seconds * 1000, scrollback_bytes: req.scrollback_bytes,
+  };
+  if (!Object.keys(req.spec.env).length) return void writeFileSync(join(s.run, AGENT_SESSION_FILE), JSON.stringify(session));
+  return call(s.agent, 'POST', '/configure', session, 5000, connection).then(() => undefined, (e: unknown) => `configure: ${String(e)}`);
 }
 
 /** state.json of a launched shuttle (written by the supervisor, or by the daemon after a direct launch). */

@@ -2,7 +2,6 @@
 // itself through the setup FIFOs, and the member's supervisor adopts the shuttle afterwards. Real
 // supervisors, sandboxes and FIFOs.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,37 +14,27 @@ import { detect } from '../../daemon/providers/local/tools';
 import type { Health, LaunchRequest } from '../../daemon/supervisor/protocol';
 import type { LaunchSpec } from '../../daemon/providers/types';
 import { removeHome } from '../helpers/daemon';
-import { ROOT, SUPERVISOR, ensureSupervisorBuilt, mount, sleep, spec, tempHome } from './local-provider.fixture';
+import { SUPERVISOR, ensureSupervisorBuilt, eventually, mount, pidAlive, providerProcess, spec, tempHome } from './local-provider.fixture';
 
-function pidAlive(pid: number): boolean {
-  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
-}
+// One home for the file: each test names its own shuttles and storage.
+let home: string;
+before(() => {
+  ensureSupervisorBuilt();
+  home = tempHome();
+});
+after(() => removeHome(home));
 
-async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(25);
-  }
-}
-
-const health = (home: string, s: LaunchSpec) => call<Health>(socketPath(home, s.sandbox_name), 'GET', '/health', undefined, 2000);
+const health = (s: LaunchSpec) => call<Health>(socketPath(home, s.sandbox_name), 'GET', '/health', undefined, 2000);
 
 describe('local provider: direct launches on a warm member', { skip: !process.arch.match(/^(x64|arm64)$/) && 'no syscall numbers for this arch' }, () => {
-  let home: string;
   let provider: LocalComputeProvider;
   const events: Array<{ event: string; fields?: Record<string, unknown> }> = [];
 
   before(async () => {
-    ensureSupervisorBuilt();
-    home = tempHome();
     provider = new LocalComputeProvider({ home, poolSize: 1, log: (event, fields) => events.push({ event, fields }) });
     await provider.warm();
   });
-  after(async () => {
-    await provider.close();
-    removeHome(home);
-  });
+  after(() => provider.close());
 
   it('sets the session up without the supervisor, which then adopts the shuttle', async () => {
     await provider.warm();
@@ -65,8 +54,8 @@ describe('local provider: direct launches on a warm member', { skip: !process.ar
       assert.equal(r.stdout, `${s.sandbox_name}\n/workspace\nmade\nro\nrun-ro\nagent.sock\nsession.json\n`);
       assert.equal(readFileSync(join(storageDir(home, 'vault-d'), 'f'), 'utf8'), 'made\n');
       // Adopted: the supervisor answers at the sandbox's socket as running this shuttle.
-      await eventually(async () => (await health(home, s).catch(() => undefined))?.status === 'running', 'the supervisor to adopt the shuttle');
-      const h = await health(home, s);
+      await eventually(async () => (await health(s).catch(() => undefined))?.status === 'running', 'the supervisor to adopt the shuttle');
+      const h = await health(s);
       assert.equal(h.sandbox_name, s.sandbox_name);
       const state = JSON.parse(readFileSync(statePath(home, s.sandbox_name), 'utf8')) as { pid: number; init_pid: number; started_at: string };
       assert.equal(state.pid, h.pid, 'state.json names the supervisor');
@@ -102,13 +91,6 @@ describe('local provider: direct launches on a warm member', { skip: !process.ar
 });
 
 describe('local provider: a warm member whose sandbox just died', () => {
-  let home: string;
-  before(() => {
-    ensureSupervisorBuilt();
-    home = tempHome();
-  });
-  after(() => removeHome(home));
-
   it('the launch still succeeds, on another member', async () => {
     const events: string[] = [];
     const provider = new LocalComputeProvider({ home, poolSize: 2, log: (event) => events.push(event) });
@@ -132,13 +114,6 @@ describe('local provider: a warm member whose sandbox just died', () => {
 });
 
 describe('local provider: direct launch failures', () => {
-  let home: string;
-  before(() => {
-    ensureSupervisorBuilt();
-    home = tempHome();
-  });
-  after(() => removeHome(home));
-
   async function member(): Promise<{ m: Member; req: (s: LaunchSpec) => LaunchRequest }> {
     const cap = await detect('auto', process.env.PATH);
     const m = await spawnSupervisor({ home, nodePath: process.execPath, script: SUPERVISOR, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, prestart: () => JSON.stringify(cap) });
@@ -191,25 +166,13 @@ describe('local provider: direct launch failures', () => {
 });
 
 describe('local provider: a daemon killed right after a direct launch', () => {
-  let home: string;
-  before(() => {
-    ensureSupervisorBuilt();
-    home = tempHome();
-  });
-  after(() => removeHome(home));
-
   it('still hands the shuttle to its supervisor: a new provider finds it running', async () => {
     const s = spec([mount('vault-k', '/workspace')]);
     // launch() returns, and the process SIGKILLs itself at once: nothing after the launch runs.
-    const script = `
-      const { LocalComputeProvider } = require(${JSON.stringify(join(ROOT, 'daemon/providers/local'))});
-      (async () => {
-        const p = new LocalComputeProvider({ home: ${JSON.stringify(home)}, poolSize: 1 });
-        await p.warm();
-        await p.launch(${JSON.stringify(s)});
-        process.kill(process.pid, 'SIGKILL');
-      })().catch((e) => { console.error(e); process.exit(1); });`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = providerProcess(home, 1, `
+      await p.warm();
+      await p.launch(${JSON.stringify(s)});
+      process.kill(process.pid, 'SIGKILL');`);
     const signal = await new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, sig) => r(sig)));
     assert.equal(signal, 'SIGKILL');
     const restarted = new LocalComputeProvider({ home, poolSize: 0 });

@@ -4,7 +4,6 @@
 // cannot make namespaces gets a 503 with what to install.
 import assert from 'node:assert/strict';
 import { removeHome } from '../helpers/daemon';
-import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,33 +11,16 @@ import { LocalComputeProvider } from '../../daemon/providers/local';
 import { poolDir, sandboxDir, statePath } from '../../daemon/providers/local/paths';
 import { which } from '../../daemon/providers/local/tools';
 import type { LaunchSpec } from '../../daemon/providers/types';
-import { ROOT, ensureSupervisorBuilt, mount, sleep, spec, tempHome } from './local-provider.fixture';
-
-function pidAlive(pid: number): boolean {
-  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
-}
-
-async function until(test: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await sleep(100);
-  }
-}
+import { ensureSupervisorBuilt, eventually, mount, pidAlive, providerProcess, spec, tempHome } from './local-provider.fixture';
 
 /** A throwaway "daemon": a node process that launches `s` (and warms a pool), says so, then waits to be killed. */
 function daemonProcess(home: string, s: LaunchSpec): Promise<{ pid: number; pool: string[] }> {
-  const script = `
-    const { LocalComputeProvider } = require(${JSON.stringify(join(ROOT, 'daemon/providers/local'))});
-    (async () => {
-      const p = new LocalComputeProvider({ home: ${JSON.stringify(home)}, poolSize: 2 });
-      await p.launch(${JSON.stringify(s)});
-      await p.execute(${JSON.stringify(s)}, { command: 'nohup sh -c "sleep 2; echo survived > /workspace/after-kill.txt" >/dev/null 2>&1 &', timeout_seconds: 10, max_output_bytes: 100 });
-      await p.warm();
-      process.stdout.write('launched\\n');
-      setInterval(() => {}, 1000);
-    })().catch((e) => { console.error(e); process.exit(1); });`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = providerProcess(home, 2, `
+    await p.launch(${JSON.stringify(s)});
+    await p.execute(${JSON.stringify(s)}, { command: 'nohup sh -c "sleep 2; echo survived > /workspace/after-kill.txt" >/dev/null 2>&1 &', timeout_seconds: 10, max_output_bytes: 100 });
+    await p.warm();
+    process.stdout.write('launched\\n');
+    setInterval(() => {}, 1000);`);
   return new Promise((resolve, reject) => {
     child.on('exit', (code) => reject(new Error(`daemon process exited ${code}`)));
     child.stdout.on('data', (d: Buffer) => {
@@ -67,11 +49,11 @@ describe('local shuttles across daemon restarts', () => {
     const restarted = new LocalComputeProvider({ home, poolSize: 0 });
     assert.equal(await restarted.isAlive(s), true);
     // The command started before the kill finishes afterwards.
-    await until(() => existsSync(join(home, 'storage', 'vault-live', 'after-kill.txt')), 5000, 'background command output');
+    await eventually(() => existsSync(join(home, 'storage', 'vault-live', 'after-kill.txt')), 'background command output', 5000);
     const r = await restarted.execute(s, { command: 'cat /workspace/after-kill.txt; hostname', timeout_seconds: 10, max_output_bytes: 1000 });
     assert.equal(r.stdout, `survived\n${s.sandbox_name}\n`);
     // Idle pool members belong to the dead daemon: they leave by themselves.
-    await until(() => readdirSync(poolDir(home)).filter((n) => n.endsWith('.sock')).length === 0, 5000, 'pool members to exit');
+    await eventually(() => readdirSync(poolDir(home)).filter((n) => n.endsWith('.sock')).length === 0, 'pool members to exit', 5000);
     await restarted.terminate(s);
     assert.equal(await restarted.isAlive(s), false);
     assert.ok(!existsSync(sandboxDir(home, s.sandbox_name)));
@@ -84,7 +66,7 @@ describe('local shuttles across daemon restarts', () => {
     await provider.launch(s);
     const state = JSON.parse(readFileSync(statePath(home, s.sandbox_name), 'utf8')) as { pid: number; init_pid: number };
     process.kill(state.pid, 'SIGKILL');
-    await until(() => !pidAlive(state.init_pid), 5000, 'the sandbox to die with its supervisor');
+    await eventually(() => !pidAlive(state.init_pid), 'the sandbox to die with its supervisor', 5000);
     assert.equal(await provider.isAlive(s), false);
     await assert.rejects(provider.execute(s, { command: 'true', timeout_seconds: 5, max_output_bytes: 10 }), { status: 409 });
     await provider.terminate(s);
@@ -113,8 +95,8 @@ describe('local shuttles across daemon restarts', () => {
     });
     assert.ok(command, 'the init loop runs');
     process.kill(Number(command), 'SIGKILL');
-    await until(() => !pidAlive(state.pid), 5000, 'the supervisor to end the shuttle');
-    await until(() => inSandbox().length === 0 && !pidAlive(state.init_pid), 3000, 'every process of the sandbox to be gone');
+    await eventually(() => !pidAlive(state.pid), 'the supervisor to end the shuttle', 5000);
+    await eventually(() => inSandbox().length === 0 && !pidAlive(state.init_pid), 'every process of the sandbox to be gone', 3000);
     await provider.terminate(s);
     await provider.close();
   });
@@ -126,10 +108,10 @@ describe('local shuttles across daemon restarts', () => {
     const state = JSON.parse(readFileSync(statePath(home, s.sandbox_name), 'utf8')) as { pid: number; init_pid: number };
     assert.equal(await provider.isAlive(s), true);
     await provider.close();
-    await until(() => !existsSync(sandboxDir(home, s.sandbox_name)), 12000, 'TTL to remove the sandbox');
+    await eventually(() => !existsSync(sandboxDir(home, s.sandbox_name)), 'TTL to remove the sandbox', 12000);
     assert.equal(await provider.isAlive(s), false);
     // The supervisor removes the sandbox dir first and exits ~20 ms later (server.ts shutdown).
-    await until(() => !pidAlive(state.pid) && !pidAlive(state.init_pid), 3000, 'the supervisor and its sandbox to exit');
+    await eventually(() => !pidAlive(state.pid) && !pidAlive(state.init_pid), 'the supervisor and its sandbox to exit', 3000);
   });
 });
 

@@ -2,7 +2,10 @@
 // dist/supervisor.js when missing or stale (only that bundle: the rest of the daemon may be
 // mid-edit), make temp homes and launch specs.
 import { buildSync } from 'esbuild';
-import { existsSync, mkdtempSync, readdirSync, renameSync, statSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { LaunchSpec, MountSpec } from '../../daemon/providers/types';
@@ -53,3 +56,31 @@ export function mount(resource_id: string, mount_path: string, access_mode: 'RW'
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The process runs (a zombie does not count: its supervisor has not reaped it yet). */
+export function pidAlive(pid: number): boolean {
+  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+}
+
+/** Poll until `check` holds (a process ending takes the kernel and its supervisor a moment), or fail. */
+export async function eventually(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) assert.fail(`${what} (within ${ms} ms)`);
+    await sleep(20);
+  }
+}
+
+/**
+ * A throwaway "daemon": a Node process that runs `body` with `p`, a LocalComputeProvider on `home`
+ * (`poolSize` idle supervisors), and exits 1 if it throws. stdout is piped, stderr inherited.
+ */
+export function providerProcess(home: string, poolSize: number, body: string): ChildProcessByStdio<null, Readable, null> {
+  const script = `
+    const { LocalComputeProvider } = require(${JSON.stringify(join(ROOT, 'daemon/providers/local'))});
+    (async () => {
+      const p = new LocalComputeProvider({ home: ${JSON.stringify(home)}, poolSize: ${poolSize} });
+      ${body}
+    })().catch((e) => { console.error(e); process.exit(1); });`;
+  return spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+}

@@ -10,22 +10,9 @@ import { LocalComputeProvider } from '../../daemon/providers/local';
 import { sandboxDir, statePath, storageDir } from '../../daemon/providers/local/paths';
 import { detect } from '../../daemon/providers/local/tools';
 import type { ExecOptions, LaunchSpec } from '../../daemon/providers/types';
-import { ensureSupervisorBuilt, mount, spec, tempHome } from './local-provider.fixture';
+import { ensureSupervisorBuilt, eventually, mount, pidAlive, spec, tempHome } from './local-provider.fixture';
 
 /** Running (a zombie waiting for a reaper counts as dead). */
-function pidAlive(pid: number): boolean {
-  try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
-}
-
-/** Poll until `check` holds (a process ending takes the kernel and its supervisor a moment), or fail. */
-async function eventually(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) assert.fail(`${what} (within ${ms} ms)`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** Record the pids this process signals while `run` runs. */
 async function signalsSentDuring(run: () => Promise<unknown>): Promise<number[]> {
   const kills: number[] = [];

@@ -13,9 +13,9 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 import { ApiError, conflict } from '../../errors';
 import { sandboxUser } from '../../supervisor/env';
-import { AGENT_SESSION_FILE, type LaunchRequest } from '../../supervisor/protocol';
+import type { LaunchRequest } from '../../supervisor/protocol';
 import { writeSetupLine } from '../../supervisor/sandbox';
-import { agentSession, basePlan, scratch, sessionMounts, SETUP_OUT, setupLine, supervisorState } from '../../supervisor/stage';
+import { basePlan, giveAgentSession, scratch, sessionMounts, SETUP_OUT, setupLine, supervisorState } from '../../supervisor/stage';
 import { sandboxDir, STATE_NAME, storageRoot } from './paths';
 import { startTime, type Member } from './pool';
 import { call, callSent } from './rpc';
@@ -66,7 +66,7 @@ function planFits(home: string, member: Member, dests: string[]): boolean {
 export interface DirectLaunch {
   init_pid: number;
   init_start?: string;
-  /** The supervisor took the shuttle on: true, or the error (requests to it wait for this). */
+  /** Settles once the supervisor took the shuttle on (true) or could not (the error). */
   adopted: Promise<true | Error>;
 }
 
@@ -112,14 +112,8 @@ async function launchOn(home: string, member: Member, req: LaunchRequest, warn: 
   const said = await answer.line;
   if (said !== 'launched') throw unavailable(said.startsWith('error: ') ? said.slice(7) : said || 'its setup ended without a word');
 
-  // The agent's session: a file it reads on inotify (supervisor/agent.ts), or by request when the
-  // session has env of its own (env values are never written to disk). An agent that cannot take
-  // it is no reason to fail, as on the supervisor's own path: commands then go to the supervisor.
-  const session = agentSession(req);
-  if (Object.keys(spec.env).length) {
-    await call(member.agent, 'POST', '/configure', session, 5000, member.agentConnection)
-      .catch((e: unknown) => warn('local.agent_unavailable', { sandbox_name: spec.sandbox_name, error: `configure: ${String(e)}` }));
-  } else writeFileSync(join(s.run, AGENT_SESSION_FILE), JSON.stringify(session));
+  const agentProblem = await giveAgentSession(req, s, member.agentConnection);
+  if (agentProblem) warn('local.agent_unavailable', { sandbox_name: spec.sandbox_name, error: agentProblem });
   const started_at = new Date().toISOString();
   writeFileSync(join(s.dir, STATE_NAME), JSON.stringify(supervisorState(home, req, member.pid, warm.init_pid, warm.init_start, started_at)));
   // The scratch (bound into the sandbox by inode) becomes the sandbox dir. A daemon stopped from

@@ -66,8 +66,8 @@ interface Launched {
   connection: string;
   /** A shell was opened on it: terminate must tell the agent (attached clients get exit 137). */
   shells: boolean;
-  /** Launched directly (direct.ts): its supervisor took it on. Requests to the supervisor wait for this. */
-  adopted?: Promise<boolean>;
+  /** Launched directly (direct.ts): settles once its supervisor took it on (or could not). Requests to the supervisor wait for this. */
+  adopted?: Promise<unknown>;
 }
 
 const notRunning = (ref: SessionRef) => conflict(`shuttle ${ref.sandbox_name} is not running`);
@@ -172,7 +172,7 @@ export class LocalComputeProvider implements ComputeProvider {
     const name = req.spec.sandbox_name;
     if (fitsDirect(this.home, member, req)) {
       const d = await launchDirect(this.home, member, req, (event, fields) => this.log(event, fields));
-      const mine: Launched = { pid: d.init_pid, start: d.init_start, connection: member.agentConnection, shells: false, adopted: d.adopted.then((r) => r === true) };
+      const mine: Launched = { pid: d.init_pid, start: d.init_start, connection: member.agentConnection, shells: false, adopted: d.adopted };
       this.launchedHere.set(name, mine);
       void d.adopted.then((r) => {
         // Not when it was terminated meanwhile: its supervisor ended with the sandbox, nothing to adopt.

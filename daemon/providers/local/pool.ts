@@ -24,16 +24,13 @@ export interface SpawnOptions {
 const READY_TIMEOUT_MS = 15_000;
 const REFILL_DELAY_MS = 50;
 
-/** An idle supervisor: its socket and pid, and its sandbox's agent's socket. */
+/** An idle supervisor: its socket and pid, and its scratch dir (the sandbox dir once launched). */
 export interface Member {
   socket: string;
   pid: number;
-  /** The exec agent's socket in the member's scratch dir (with a warm sandbox). */
-  agent: string;
-  /** Name of the kept-alive connection to that agent (rpc.call's `connection`), opened when it joined. */
-  agentConnection: string;
-  /** Its scratch dir (the sandbox dir once launched). */
   dir: string;
+  /** Name of the kept-alive connection to its sandbox's agent (rpc.call's `connection`; the socket: agentSocketIn(dir)), opened when it joined. */
+  agentConnection: string;
   /** Its warm sandbox, when the daemon can set it up directly (see direct.ts). */
   warm?: WarmMember;
   /** Whether launches with these storage destinations fit the warm sandbox (direct.ts precomputeFits). */
@@ -65,7 +62,7 @@ export function spawnSupervisor(opts: SpawnOptions): Promise<Member> {
       if (e) {
         try { child.kill('SIGKILL'); } catch { /* gone */ }
         reject(e);
-      } else resolve({ socket, pid: child.pid!, agent: agentSocketIn(join(dir, id)), agentConnection: `agent:${id}`, dir: join(dir, id), warm });
+      } else resolve({ socket, pid: child.pid!, dir: join(dir, id), agentConnection: `agent:${id}`, warm });
     };
     child.on('error', (e) => done(e));
     child.on('exit', (code) => done(new Error(`supervisor exited (${code}) before it was ready: ${err.trim().slice(-2000)}`)));
@@ -169,7 +166,7 @@ export class SupervisorPool {
         // the launch that takes it does not pay for either; the same for its agent (the shuttle's
         // first command).
         await call(m.socket, 'GET', '/health', undefined, 5000).catch(() => undefined);
-        await call(m.agent, 'GET', '/health', undefined, 5000, m.agentConnection).catch(() => undefined);
+        await call(agentSocketIn(m.dir), 'GET', '/health', undefined, 5000, m.agentConnection).catch(() => undefined);
         this.opts.onJoin?.(m);
         this.ready.push(m);
       }, this.onError).finally(() => {
