@@ -1,6 +1,7 @@
 // The provider interfaces. `local` and `gke` are peers that know nothing of HTTP; services call
 // them and the daemon picks one from config. Errors: throw ApiError (daemon/errors.ts), e.g.
 // providerUnavailable(...) when the machine/cluster cannot run sessions, with what to install.
+import type { Duplex } from 'node:stream';
 
 export type AccessMode = 'RW' | 'RO';
 export type StorageType = 'bucket' | 'filestore';
@@ -95,6 +96,12 @@ export interface ShellInfo {
   rows: number;
 }
 
+/** A connected shell server socket (see ComputeProvider.connectShell); `head`: bytes already read from it. */
+export interface ShellSocket {
+  socket: Duplex;
+  head: Buffer;
+}
+
 export interface ComputeProvider {
   readonly name: 'local' | 'gke';
   /** Throw providerUnavailable with what to install/configure if sessions cannot run here. */
@@ -106,6 +113,12 @@ export interface ComputeProvider {
   /** Is the session's sandbox/pod still running? */
   isAlive(session: SessionRef): Promise<boolean>;
   openShell?(session: SessionRef, options: { cols: number; rows: number; attach?: string }): Promise<ShellStream>;
+  /**
+   * The same shell as a bare socket speaking onmemos.pty.v1 after the handshake, for the public
+   * endpoint to splice to its client without parsing frames (local: the agent's own WebSocket).
+   * Rejects with 404 for an unknown `attach`, 409 when the shuttle cannot serve shells.
+   */
+  connectShell?(session: SessionRef, options: { cols: number; rows: number; attach?: string; heartbeatMs?: number }): Promise<ShellSocket>;
   listShells?(session: SessionRef): Promise<ShellInfo[]>;
   /**
    * At start: end every sandbox no live record names (a daemon stopped between starting one and

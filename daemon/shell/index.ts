@@ -2,6 +2,7 @@
 // Credentials, ownership and k8s_ns/pod are checked before the upgrade completes (a refused
 // handshake gets a plain HTTP 401/404/409 with the JSON error body, never a half-open socket).
 import type { Server, IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -13,7 +14,11 @@ import type { Principal } from '../api/http';
 import { errorBody } from '../api/http';
 import { authorizeShell, handshakeError, matchShellPath } from './auth';
 import { runLineProtocol } from './line';
-import { runPtyProtocol, PTY_SUBPROTOCOL } from './pty';
+import { dim, runPtyProtocol, PTY_SUBPROTOCOL } from './pty';
+import { handshakeProblem, splice, switchingProtocols } from './splice';
+import { ApiError } from '../errors';
+import { sessionRef } from '../services/sessions';
+import type { SessionRow } from '../store';
 
 export interface ShellDeps {
   services: Services;
@@ -51,6 +56,8 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
     handleProtocols: (protocols) => (protocols.has(PTY_SUBPROTOCOL) ? PTY_SUBPROTOCOL : false),
   });
   const alive = new WeakMap<WebSocket, boolean>();
+  /** Spliced shells (see splice.ts): how to end each at shutdown. */
+  const spliced = new Set<() => void>();
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
@@ -75,6 +82,7 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
       .then((session) => {
       const protocols = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim());
       const pty = protocols.includes(PTY_SUBPROTOCOL) || url.searchParams.get('mode') === 'pty';
+      if (pty && deps.services.ctx.compute.connectShell) return spliceShell(req, socket as Socket, head, url, session, protocols.includes(PTY_SUBPROTOCOL), reqId);
       wss.handleUpgrade(req, socket, head, (ws) => {
         alive.set(ws, true);
         ws.on('pong', () => alive.set(ws, true));
@@ -91,7 +99,39 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
       const err = handshakeError(e);
       if (err.status >= 500) deps.log.error('shell handshake failed', { req_id: reqId, error: String((e as Error)?.stack ?? e) });
       refuse(socket, err.status, errorBody(err.code, err.message, err.details, reqId));
+    }).catch((e) => {
+      // A failure after the handshake was answered (or while answering it): never the daemon's end.
+      deps.log.error('shell failed', { req_id: reqId, error: String((e as Error)?.stack ?? e) });
+      socket.destroy();
     });
+  }
+
+  /** onmemos.pty.v1 where the provider gives the shell server's socket: refused (404/409) or spliced. */
+  async function spliceShell(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, session: SessionRow, offered: boolean, reqId: string) {
+    const problem = handshakeProblem(req);
+    if (problem) return refuse(socket, 400, errorBody('bad_request', problem, undefined, reqId));
+    socket.pause(); // what the client sends before the 101 waits for the shell server
+    const options = {
+      cols: dim(url.searchParams.get('cols'), 80, 1000), rows: dim(url.searchParams.get('rows'), 24, 1000),
+      attach: url.searchParams.get('attach') ?? undefined, heartbeatMs: HEARTBEAT_MS,
+    };
+    let upstream;
+    try {
+      upstream = await deps.services.ctx.compute.connectShell!(sessionRef(session), options);
+    } catch (e) {
+      const err = e instanceof ApiError ? e : handshakeError(e);
+      if (err.status >= 500) deps.log.error('shell handshake failed', { req_id: reqId, error: String((e as Error)?.stack ?? e) });
+      return refuse(socket, err.status, errorBody(err.code, err.status === 404 ? 'no such shell in this shuttle (it ended, or its linger window passed); open a new one without ?attach' : err.message, err.details, reqId));
+    }
+    if (socket.destroyed) return void upstream.socket.destroy();
+    socket.write(switchingProtocols(req, offered ? PTY_SUBPROTOCOL : undefined));
+    deps.log.info('shell opened', { req_id: reqId, session_id: session.session_id, mode: 'pty', url: redactUrl(req.url ?? '') });
+    const end = splice(socket, head, upstream.socket, upstream.head, () => {
+      spliced.delete(end);
+      deps.log.info('shell closed', { req_id: reqId, session_id: session.session_id });
+    });
+    spliced.add(end);
+    socket.resume();
   }
 
   // Dead clients are found by heartbeat: no pong since the last ping → terminate.
@@ -109,6 +149,7 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
     close() {
       clearInterval(heartbeat);
       for (const ws of wss.clients) ws.close(1001, 'daemon shutting down');
+      for (const end of spliced) end();
       wss.close();
     },
   };

@@ -14,7 +14,8 @@ export const PTY_SUBPROTOCOL = 'onmemos.pty.v1';
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
 
-const dim = (v: unknown, fallback: number, max: number) => {
+/** A terminal dimension: `v` when an integer in 1..max, else `fallback`. */
+export const dim = (v: unknown, fallback: number, max: number) => {
   const n = Number(v);
   return Number.isInteger(n) && n > 0 && n <= max ? n : fallback;
 };

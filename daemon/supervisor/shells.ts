@@ -333,11 +333,14 @@ export class Shells {
 }
 
 /**
- * Serve `GET /shell?cols&rows[&attach]` upgrades on `server` (the supervisor's and the agent's Unix
- * socket): refused before the upgrade (404 unknown path or shell, 409 no shells yet), then `open`.
+ * Serve `GET /shell?cols&rows[&attach][&heartbeat_ms]` upgrades on `server` (the supervisor's and
+ * the agent's Unix socket): refused before the upgrade (404 unknown path or shell, 409 no shells
+ * yet), then `open`. The daemon splices the public client's socket to this one, so what a client may
+ * send is checked here too (1 MiB per message, the public limit), and with `heartbeat_ms` a client
+ * that did not answer the last ping (through the splice: the user's own client) is dropped.
  */
 export function serveShells(server: Server, current: () => Shells | undefined): void {
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 16 << 20 });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
   server.on('upgrade', (req: IncomingMessage, sock: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://local');
     const reject = (code: number, text: string) => {
@@ -350,11 +353,26 @@ export function serveShells(server: Server, current: () => Shells | undefined): 
     if (attach && !shells.has(attach)) return reject(404, 'Not Found');
     const cols = Number(url.searchParams.get('cols')) || 80;
     const rows = Number(url.searchParams.get('rows')) || 24;
+    const heartbeatMs = Number(url.searchParams.get('heartbeat_ms')) || 0;
     wss.handleUpgrade(req, sock, head, (ws) => {
+      if (heartbeatMs > 0) heartbeat(ws, heartbeatMs);
       try { shells.open(ws, { cols, rows }, attach); } catch (err) {
         ws.send(JSON.stringify({ type: 'error', message: String((err as Error).message) }));
         ws.close(1011);
       }
     });
   });
+}
+
+/** Ping every `ms`; no pong since the last ping: the client is gone (the shell lingers as on any drop). */
+function heartbeat(ws: WebSocket, ms: number): void {
+  let answered = true;
+  ws.on('pong', () => { answered = true; });
+  const timer = setInterval(() => {
+    if (!answered) return ws.terminate();
+    answered = false;
+    ws.ping();
+  }, Math.max(ms, 100));
+  timer.unref();
+  ws.on('close', () => clearInterval(timer));
 }

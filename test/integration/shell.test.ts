@@ -4,7 +4,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import WebSocket from 'ws';
 import { startDaemon, newUser, removeHome, type RunningDaemon } from '../helpers/daemon';
 import { openWs, refusal } from '../helpers/ws';
 import { TokenService } from '../../daemon/auth/tokens';
@@ -152,15 +154,10 @@ test('a dropped socket: reattach with ?attach=<id> gets the scrollback, then liv
   assert.equal(again.messages[0].shell_id, id);
   again.send(Buffer.from('echo after-the-drop\r'));
   await again.waitForOutput('after-the-drop\r\n');
-  assert.equal(await refusalOf(`${url}&attach=nope`), 'error');
+  // A shell that is not there is refused before the upgrade, like every other refusal.
+  assert.equal(await refusal(`${url}&attach=nope`, { protocols: [PTY_SUBPROTOCOL] }), 404);
   again.ws.close();
 });
-
-async function refusalOf(url: string): Promise<string> {
-  const sh = await openWs(url, { protocols: [PTY_SUBPROTOCOL] });
-  await sh.closed;
-  return sh.messages[0]?.type;
-}
 
 test('the daemon is killed with SIGKILL while a shell runs a command: after a restart the shell, the command and its output are there', async () => {
   const home = d.home;
@@ -180,4 +177,73 @@ test('the daemon is killed with SIGKILL while a shell runs a command: after a re
   assert.equal((await client.execute(s.id, 'echo exec-still-works')).stdout, 'exec-still-works\n');
   again.ws.close();
   void join;
+});
+
+const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+
+test('a slow reader holds the shell back (the daemon does not buffer), then gets every byte', async () => {
+  const { s, passport, client } = await shuttle();
+  let bytes = 0;
+  let tail = '';
+  const sh = await openWs(`${wsBase()}/v1/sessions/${s.id}/shell?passport=${passport}`, { protocols: [PTY_SUBPROTOCOL], countOnly: true });
+  sh.ws.on('message', (data: Buffer, binary) => { if (binary) { bytes += data.length; tail = (tail + data.subarray(-100).toString('latin1')).slice(-100); } });
+  await sh.waitFor(() => /[#$] $/.test(tail), 'prompt');
+  const rss0 = rssMiB(d.proc.pid!);
+  const MB = 32;
+  sh.ws.pause(); // stop reading the socket: a client on a slow link
+  sh.send(Buffer.from(`head -c ${MB << 20} /dev/zero | tr '\\0' x; echo; echo END-$((40 + 2))\r`));
+  await new Promise((r) => setTimeout(r, 3000));
+  // tr, blocked on a full pty, is still there: the pause reached the pty instead of memory.
+  const running = await client.execute(s.id, 'pgrep -x tr >/dev/null && echo still-running');
+  assert.equal(running.stdout.trim(), 'still-running');
+  const grown = rssMiB(d.proc.pid!) - rss0;
+  assert.ok(grown < 16, `daemon RSS grew ${grown.toFixed(1)} MiB while the client did not read`);
+  sh.ws.resume();
+  await sh.waitFor(() => tail.includes('END-42'), 'all the output', 60_000);
+  assert.ok(bytes >= MB << 20, `got ${bytes} bytes`);
+  sh.ws.close();
+});
+
+test('heartbeat: a client that stops answering pings is dropped, one that answers stays; the shell lingers for a reattach', async () => {
+  const HEARTBEAT_MS = 300;
+  const hd = await startDaemon({ env: { ONMEMOS_WS_HEARTBEAT_MS: String(HEARTBEAT_MS) } });
+  try {
+    const u = await newUser(hd);
+    const s = await u.client.createSession({ workspace_id: u.workspace.workspace_id });
+    const url = `${hd.publicUrl.replace(/^http/, 'ws')}/v1/sessions/${s.id}/shell?passport=${u.passport}`;
+    const live = await openWs(url, { protocols: [PTY_SUBPROTOCOL] });
+    const mute = new WebSocket(url, [PTY_SUBPROTOCOL], { autoPong: false });
+    let id = '';
+    mute.on('message', (data, binary) => { if (!binary) id ||= JSON.parse(String(data)).shell_id; });
+    const t = Date.now();
+    const code = await new Promise<number>((r) => mute.on('close', (c) => r(c)));
+    assert.equal(code, 1006, 'dropped without a close frame');
+    assert.ok(Date.now() - t < 6 * HEARTBEAT_MS, `dropped after ${Date.now() - t} ms`);
+    assert.ok(id, 'got its hello first');
+    const listed = (await u.client.shells(s.id)).shells;
+    assert.ok(listed.some((x) => x.shell_id === id && !x.attached), JSON.stringify(listed));
+    live.send(Buffer.from('echo still-here-$((6*7))\r'));
+    await live.waitForOutput('still-here-42');
+    assert.equal(live.ws.readyState, WebSocket.OPEN);
+    live.ws.close();
+  } finally {
+    await hd.stop();
+    removeHome(hd.home);
+  }
+});
+
+test('a request that is not a WebSocket handshake we can complete gets 400 in the error shape', async () => {
+  const { s, passport } = await shuttle();
+  const answer = await new Promise<string>((resolve, reject) => {
+    const sock = connect(Number(new URL(d.publicUrl).port), '127.0.0.1', () => {
+      sock.write(`GET /v1/sessions/${s.id}/shell?mode=pty&passport=${passport} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
+        + 'Sec-WebSocket-Version: 12\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    });
+    let text = '';
+    sock.on('data', (b: Buffer) => { text += b; });
+    sock.on('end', () => resolve(text));
+    sock.on('error', reject);
+  });
+  assert.match(answer, /^HTTP\/1\.1 400 /);
+  assert.match(answer, /"code":"bad_request".*Sec-WebSocket-Version 13/);
 });

@@ -15,12 +15,12 @@ import { mountPathProblem } from '../../client/rules';
 import { normalize } from './mounts';
 import { ApiError, badRequest, conflict } from '../../errors';
 import type { Health, LaunchRequest, SupervisorState } from '../../supervisor/protocol';
-import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellStream } from '../types';
+import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellSocket, ShellStream } from '../types';
 import { agentSocketPath, endedDir, MAX_SOCKET_PATH, sandboxDir, sandboxesRoot, socketPath, statePath, storageDir } from './paths';
 import { startTime, SupervisorPool, type Member } from './pool';
 import { call, SupervisorGone } from './rpc';
 import { destinationsKey, fitsDirect, launchDirect, precomputeFits, WarmMemberGone } from './direct';
-import { openShellStream } from './shell-client';
+import { connectShellSocket, openShellStream, type ShellOptions } from './shell-client';
 import { detect, type Capability, type SandboxChoice } from './tools';
 
 export type LocalLog = (event: string, fields?: Record<string, unknown>) => void;
@@ -278,11 +278,19 @@ export class LocalComputeProvider implements ComputeProvider {
   }
 
   /** Shells live in the sandbox's agent; the supervisor serves them where the agent cannot (no node-pty). */
-  async openShell(session: SessionRef, options: { cols: number; rows: number; attach?: string }): Promise<ShellStream> {
-    // Before it exists: a terminate from now on tells the agent (its client gets exit 137).
+  openShell(session: SessionRef, options: ShellOptions): Promise<ShellStream> {
+    return this.shellServer(session, (socket) => openShellStream(socket, options));
+  }
+
+  connectShell(session: SessionRef, options: ShellOptions): Promise<ShellSocket> {
+    return this.shellServer(session, (socket) => connectShellSocket(socket, options));
+  }
+
+  private shellServer<T>(session: SessionRef, run: (socket: string) => Promise<T>): Promise<T> {
+    // Before the shell exists: a terminate from now on tells the agent (its client gets exit 137).
     const mine = this.launchedHere.get(session.sandbox_name);
     if (mine) mine.shells = true;
-    return this.agentFirst(session, (socket) => openShellStream(socket, options));
+    return this.agentFirst(session, run);
   }
 
   async listShells(session: SessionRef): Promise<ShellInfo[]> {

@@ -1,9 +1,14 @@
-// A ShellStream connected to a pty owned by a shuttle's supervisor, over a WebSocket on the
-// supervisor's Unix socket. Output that arrives before the caller registers onData (the scrollback
-// of a reattach) is held and delivered to the first listener.
+// Shells owned by a shuttle's agent (or supervisor), over a WebSocket on its Unix socket:
+//  - openShellStream: a ShellStream (the daemon as a `ws` client: frames parsed, output held until
+//    the first onData listener, so the scrollback of a reattach is not lost);
+//  - connectShellSocket: the bare socket after the handshake, for the public endpoint to splice to
+//    its client byte for byte (both speak onmemos.pty.v1; see daemon/shell/splice.ts).
+import { request } from 'node:http';
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { ApiError, notFound } from '../../errors';
-import type { ShellStream } from '../types';
+import type { ShellSocket, ShellStream } from '../types';
 import { rawBuffer } from './ws-data';
 
 class LocalShellStream implements ShellStream {
@@ -84,17 +89,32 @@ class LocalShellStream implements ShellStream {
   }
 }
 
-export function openShellStream(socket: string, options: { cols: number; rows: number; attach?: string }): Promise<ShellStream> {
-  const q = new URLSearchParams({ cols: String(options.cols), rows: String(options.rows) });
-  if (options.attach) q.set('attach', options.attach);
-  const ws = new WebSocket(`ws+unix://${socket}:/shell?${q}`, { perMessageDeflate: false });
+export interface ShellOptions {
+  cols: number;
+  rows: number;
+  attach?: string;
+  /** The server pings this often and drops a client that did not answer the last ping. */
+  heartbeatMs?: number;
+}
+
+const shellPath = (o: ShellOptions) => {
+  const q = new URLSearchParams({ cols: String(o.cols), rows: String(o.rows) });
+  if (o.attach) q.set('attach', o.attach);
+  if (o.heartbeatMs) q.set('heartbeat_ms', String(o.heartbeatMs));
+  return `/shell?${q}`;
+};
+
+/** What a refused shell handshake means to the caller (agentFirst falls back to the supervisor on 404/409). */
+const refused = (status: number | undefined) =>
+  status === 404 ? notFound('shell') : new ApiError(409, 'conflict', `shuttle cannot open a shell (${status})`);
+const unreachable = (e: Error) => new ApiError(409, 'conflict', `shuttle is not running: ${e.message}`);
+
+export function openShellStream(socket: string, options: ShellOptions): Promise<ShellStream> {
+  const ws = new WebSocket(`ws+unix://${socket}:${shellPath(options)}`, { perMessageDeflate: false });
   return new Promise((resolve, reject) => {
     const fail = (err: Error) => { ws.removeAllListeners(); ws.on('error', () => {}); ws.terminate(); reject(err); };
-    ws.once('unexpected-response', (_req, res) => {
-      if (res.statusCode === 404) fail(notFound('shell'));
-      else fail(new ApiError(409, 'conflict', `shuttle cannot open a shell (${res.statusCode})`));
-    });
-    ws.once('error', (e) => fail(new ApiError(409, 'conflict', `shuttle is not running: ${e.message}`)));
+    ws.once('unexpected-response', (_req, res) => fail(refused(res.statusCode)));
+    ws.once('error', (e) => fail(unreachable(e)));
     ws.once('message', (data: WebSocket.RawData, isBinary: boolean) => {
       let msg: { type?: string; shell_id?: string; message?: string } = {};
       if (!isBinary) try { msg = JSON.parse(data.toString()); } catch { /* below */ }
@@ -103,5 +123,27 @@ export function openShellStream(socket: string, options: { cols: number; rows: n
       ws.removeAllListeners('error');
       resolve(new LocalShellStream(msg.shell_id, ws));
     });
+  });
+}
+
+/**
+ * The shell server's socket right after a successful `/shell` handshake (no extensions), the
+ * daemon as the WebSocket client: frames written to it must be masked (a client's are), frames
+ * read from it are a server's. `head`: what arrived with the 101 (the hello, often).
+ */
+export function connectShellSocket(socket: string, options: ShellOptions, timeoutMs = 10_000): Promise<ShellSocket> {
+  return new Promise((resolve, reject) => {
+    const req = request({
+      socketPath: socket, path: shellPath(options), timeout: timeoutMs,
+      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': randomBytes(16).toString('base64') },
+    });
+    req.on('upgrade', (_res, sock: Socket, head: Buffer) => {
+      sock.setTimeout(0);
+      resolve({ socket: sock, head });
+    });
+    req.on('response', (res) => { res.resume(); reject(refused(res.statusCode)); });
+    req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
+    req.on('error', (e) => reject(unreachable(e)));
+    req.end();
   });
 }
