@@ -129,11 +129,19 @@ export function sessions(ctx: ServiceContext) {
         });
         throw e;
       }
-      const r = await store.write((d, tx) => {
+      // Running: in memory at once, on disk with the next group commit, not awaited. What this
+      // answer says is already durable without it: the pending record is (awaited above) and the
+      // sandbox is up, and a daemon stopped before this lands finds both at its next start and
+      // records the shuttle running then (reconcile). A whole fdatasync (0.5-5 ms here) is off the
+      // launch's path.
+      let r: SessionRow | undefined;
+      const running = store.write((d, tx) => {
         const row = store.get('sessions', session_id)!;
         if (row.status === 'pending') { row.status = 'running'; row.started_at = now(); tx.put('sessions', row); }
-        return row;
+        return (r = row);
       });
+      if (!r) r = await running; // refused before it changed anything (the store is closing): that error is the answer
+      running.catch((e) => log.warn('recording a shuttle running failed; the next start records it from its live sandbox', { session_id, error: String(e) }));
       // Terminated while it was starting: the sandbox that just came up must not outlive its record.
       if (r.status !== 'running') await compute.terminate(sessionRef(r)).catch(() => undefined);
       return r;
@@ -178,8 +186,13 @@ export function sessions(ctx: ServiceContext) {
     async reconcile(): Promise<{ alive: number; ended: number; orphans: number }> {
       let alive = 0, ended = 0;
       for (const s of store.data.sessions.filter(isLive)) {
-        const ok = s.status === 'running' && (await compute.isAlive(sessionRef(s)).catch(() => false));
-        if (ok && Date.parse(s.expires_at) > Date.now()) { alive++; continue; }
+        const ok = await compute.isAlive(sessionRef(s)).catch(() => false);
+        if (ok && Date.parse(s.expires_at) > Date.now()) {
+          // Pending with its sandbox up: launched and answered, stopped before "running" was on disk (see launch).
+          if (s.status === 'pending') await store.write((_d, tx) => tx.put('sessions', { ...s, status: 'running', started_at: s.started_at ?? s.created_at }));
+          alive++;
+          continue;
+        }
         ended++;
         const expired = Date.parse(s.expires_at) <= Date.now();
         await end(s, expired ? 'expired' : 'failed', expired ? 'ttl reached while the daemon was down' : 'sandbox gone after daemon restart');

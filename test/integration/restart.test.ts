@@ -9,6 +9,7 @@ import { LocalComputeProvider } from '../../daemon/providers/local';
 import { pidAlive } from '../../daemon/providers/local/pool';
 import { sandboxDir, statePath } from '../../daemon/providers/local/paths';
 import { spec, tempHome } from './local-provider.fixture';
+import { Store } from '../../daemon/store';
 
 test('daemon SIGKILLed; one shuttle\'s sandbox dies meanwhile: after restart it is ended, the other still runs and meters', async () => {
   const first = await startDaemon();
@@ -63,6 +64,35 @@ test('a sandbox no record names (its daemon stopped before the launch was record
     assert.ok(d.logs.some((line) => line.includes('ended sandboxes no record names') && line.includes(s.sandbox_name)));
   } finally {
     assert.equal(await d.stop(), 0);
+    removeHome(home);
+  }
+});
+
+test('a launch answered "running" whose running record had not reached the disk before a SIGKILL is running after the restart', async () => {
+  const first = await startDaemon();
+  const home = first.home;
+  const u = await newUser(first);
+  const s = await u.client.createSession({ workspace_id: u.workspace.workspace_id });
+  assert.equal(s.status, 'running');
+  await u.client.execute(s.id, 'echo x > /tmp/marker');
+  await first.kill();
+  // What the disk holds when the daemon dies between the answer and the group commit that carries
+  // "running" (launch does not wait for it): the pending record, awaited before the answer.
+  const store = await Store.open(home, undefined, { lock: false });
+  const row = store.get('sessions', s.id)!;
+  await store.write((_d, tx) => tx.put('sessions', { ...row, status: 'pending', started_at: null }));
+  await store.close();
+
+  const again = await startDaemon({ home });
+  try {
+    const c = new OnMemOSClient({ baseUrl: again.publicUrl, apiKey: u.passport });
+    const back = await c.getSession(s.id);
+    assert.equal(back.status, 'running', 'the live sandbox makes the pending record running');
+    assert.equal((await c.execute(s.id, 'cat /tmp/marker')).stdout, 'x\n', 'the same sandbox, not a new one');
+    await c.terminateSession(s.id);
+    assert.equal((await again.admin.usage(u.user.user_id)).filter((x) => x.session_id === s.id).length, 1, 'metered once it ends');
+  } finally {
+    assert.equal(await again.stop(), 0);
     removeHome(home);
   }
 });
