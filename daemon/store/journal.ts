@@ -28,25 +28,24 @@ export const KEYS: { [T in TableName]: (row: RowOf<T>) => string } = {
 
 export const keyOf = <T extends TableName>(table: T, row: RowOf<T>): string => (KEYS[table] as (r: RowOf<T>) => string)(row);
 
-/** Apply journal operations to a document (replay at start; idempotent). */
+/**
+ * Apply journal operations to a document (replay at start; idempotent), in time linear in the
+ * operations and the rows: each table touched is worked on as a Map by key, whose insertion order is
+ * the array's (a put of a present key keeps its place, a new key goes last, a delete closes the gap),
+ * and written back into the same array once at the end.
+ */
 export function applyOps(data: Data, ops: Op[]): void {
-  const positions = new Map<TableName, Map<string, number>>();
-  const pos = (t: TableName) => {
-    let m = positions.get(t);
-    if (!m) positions.set(t, (m = new Map((data[t] as unknown[]).map((r, i) => [keyOf(t, r as never), i]))));
-    return m;
-  };
+  const tables = new Map<TableName, Map<string, unknown>>();
   for (const op of ops) {
-    const table = data[op.t] as unknown[];
-    const m = pos(op.t);
-    const i = m.get(op.k);
-    if ('del' in op) {
-      if (i !== undefined) { table.splice(i, 1); positions.delete(op.t); }
-    } else if (i !== undefined) {
-      table[i] = op.row;
-    } else {
-      m.set(op.k, table.push(op.row) - 1);
-    }
+    let rows = tables.get(op.t);
+    if (!rows) tables.set(op.t, (rows = new Map((data[op.t] as unknown[]).map((r) => [keyOf(op.t, r as never), r]))));
+    if ('del' in op) rows.delete(op.k);
+    else rows.set(op.k, op.row);
+  }
+  for (const [t, rows] of tables) {
+    const table = data[t] as unknown[];
+    table.length = 0;
+    for (const r of rows.values()) table.push(r);
   }
 }
 
