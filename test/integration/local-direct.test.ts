@@ -187,3 +187,24 @@ describe('local provider: a daemon killed right after a direct launch', () => {
     }
   });
 });
+
+describe('local provider: terminating a direct launch whose supervisor is stuck', { skip: !process.arch.match(/^(x64|arm64)$/) && 'no syscall numbers for this arch' }, () => {
+  it('kills the supervisor when it has not ended by itself after its sandbox', async () => {
+    const events: string[] = [];
+    const provider = new LocalComputeProvider({ home, poolSize: 1, supervisorExitMs: 300, log: (event) => events.push(event) });
+    try {
+      await provider.warm();
+      const s = spec([]);
+      await provider.launch(s);
+      await eventually(async () => (await health(s).catch(() => undefined))?.status === 'running', 'the supervisor to adopt the shuttle');
+      const { pid, init_pid } = await health(s);
+      process.kill(pid, 'SIGSTOP'); // stuck: it will not see its sandbox end
+      await provider.terminate(s);
+      await eventually(async () => !pidAlive(init_pid), 'the sandbox to end');
+      await eventually(async () => !pidAlive(pid), 'the stuck supervisor to be killed');
+      assert.ok(events.includes('local.supervisor_killed'));
+    } finally {
+      await provider.close();
+    }
+  });
+});

@@ -44,6 +44,8 @@ export interface LocalProviderOptions {
   scrollbackBytes?: number;
   /** Environment to read settings and PATH (for finding bwrap/unshare/nsenter) from; default process.env. */
   env?: NodeJS.ProcessEnv;
+  /** After terminate kills a sandbox directly, how long its supervisor has to end by itself (default 10 s). */
+  supervisorExitMs?: number;
 }
 
 function findSupervisorScript(): string {
@@ -68,6 +70,8 @@ interface Launched {
   shells: boolean;
   /** Launched directly (direct.ts): settles once its supervisor took it on (or could not). Requests to the supervisor wait for this. */
   adopted?: Promise<unknown>;
+  /** Its supervisor (host pid, start time): killed by terminate if it has not ended `supervisorExitMs` after its sandbox. */
+  supervisor: { pid: number; start?: string };
 }
 
 const notRunning = (ref: SessionRef) => conflict(`shuttle ${ref.sandbox_name} is not running`);
@@ -79,6 +83,7 @@ export class LocalComputeProvider implements ComputeProvider {
   private readonly env: NodeJS.ProcessEnv;
   private readonly choice: SandboxChoice;
   private readonly linger: number;
+  private readonly supervisorExitMs: number;
   private readonly scrollback: number;
   private readonly pool: SupervisorPool;
   private cap: Capability | undefined;
@@ -99,6 +104,7 @@ export class LocalComputeProvider implements ComputeProvider {
     const choice = options.sandbox ?? (this.env.ONMEMOS_SANDBOX || 'auto');
     if (!['auto', 'bwrap', 'unshare'].includes(choice)) throw new Error(`ONMEMOS_SANDBOX must be auto, bwrap or unshare, not ${choice}`);
     this.choice = choice as SandboxChoice;
+    this.supervisorExitMs = options.supervisorExitMs ?? 10_000;
     this.linger = options.shellLingerSeconds ?? intOr(this.env.ONMEMOS_SHELL_LINGER_SECONDS, 600);
     this.scrollback = Math.max(256 << 10, options.scrollbackBytes ?? intOr(this.env.ONMEMOS_SHELL_SCROLLBACK_BYTES, 256 << 10));
     const size = options.poolSize ?? intOr(this.env.ONMEMOS_LOCAL_POOL_SIZE, 2);
@@ -172,7 +178,7 @@ export class LocalComputeProvider implements ComputeProvider {
     const name = req.spec.sandbox_name;
     if (fitsDirect(this.home, member, req)) {
       const d = await launchDirect(this.home, member, req, (event, fields) => this.log(event, fields));
-      const mine: Launched = { pid: d.init_pid, start: d.init_start, connection: member.agentConnection, shells: false, adopted: d.adopted };
+      const mine: Launched = { pid: d.init_pid, start: d.init_start, connection: member.agentConnection, shells: false, adopted: d.adopted, supervisor: member };
       this.launchedHere.set(name, mine);
       void d.adopted.then((r) => {
         // Not when it was terminated meanwhile: its supervisor ended with the sandbox, nothing to adopt.
@@ -182,7 +188,7 @@ export class LocalComputeProvider implements ComputeProvider {
       return;
     }
     const h = await call<Health>(member.socket, 'POST', '/launch', req);
-    this.launchedHere.set(name, { pid: h.init_pid, start: h.init_start, connection: member.agentConnection, shells: false });
+    this.launchedHere.set(name, { pid: h.init_pid, start: h.init_start, connection: member.agentConnection, shells: false, supervisor: member });
     this.log('local.launched', { sandbox_name: name, mode: req.mode, init_pid: h.init_pid, supervisor_pid: h.pid });
   }
 
@@ -208,6 +214,14 @@ export class LocalComputeProvider implements ComputeProvider {
     // while the kernel tears the sandbox down) is not on the terminate path.
     if (mine?.pid && mine.start && !mine.shells && startTime(mine.pid) === mine.start) {
       try { process.kill(mine.pid, 'SIGKILL'); } catch { /* ended meanwhile */ }
+      // A supervisor that is stuck (stopped, its event loop blocked) would not notice: it is killed
+      // if it is still that process a while later.
+      const sup = mine.supervisor;
+      setTimeout(() => {
+        if (!sup.start || startTime(sup.pid) !== sup.start) return;
+        try { process.kill(sup.pid, 'SIGKILL'); } catch { /* ended meanwhile */ }
+        this.log('local.supervisor_killed', { sandbox_name: name, pid: sup.pid, why: `still running ${this.supervisorExitMs} ms after its sandbox was ended` });
+      }, this.supervisorExitMs).unref();
     } else {
       try {
         await mine?.adopted;

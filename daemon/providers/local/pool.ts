@@ -28,6 +28,8 @@ const REFILL_DELAY_MS = 50;
 export interface Member {
   socket: string;
   pid: number;
+  /** Its process's start time (startTime): the pid is still this supervisor while they match. */
+  start?: string;
   dir: string;
   /** Name of the kept-alive connection to its sandbox's agent (rpc.call's `connection`; the socket: agentSocketIn(dir)), opened when it joined. */
   agentConnection: string;
@@ -62,7 +64,7 @@ export function spawnSupervisor(opts: SpawnOptions): Promise<Member> {
       if (e) {
         try { child.kill('SIGKILL'); } catch { /* gone */ }
         reject(e);
-      } else resolve({ socket, pid: child.pid!, dir: join(dir, id), agentConnection: `agent:${id}`, warm });
+      } else resolve({ socket, pid: child.pid!, start: startTime(child.pid!), dir: join(dir, id), agentConnection: `agent:${id}`, warm });
     };
     child.on('error', (e) => done(e));
     child.on('exit', (code) => done(new Error(`supervisor exited (${code}) before it was ready: ${err.trim().slice(-2000)}`)));
