@@ -34,7 +34,9 @@ const HEARTBEAT_MS = Number(process.env.ONMEMOS_WS_HEARTBEAT_MS ?? 30_000);
 function refuse(socket: Duplex, status: number, body: unknown) {
   const text = JSON.stringify(body);
   const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
+  socket.resume(); // read (and drop) what the client still sends, so that its close is seen
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  setTimeout(() => socket.destroy(), 2000).unref();
 }
 
 function originAllowed(req: IncomingMessage, extra: string[]): boolean {

@@ -198,6 +198,7 @@ describe('local provider: terminating a direct launch whose supervisor is stuck'
       await provider.launch(s);
       await eventually(async () => (await health(s).catch(() => undefined))?.status === 'running', 'the supervisor to adopt the shuttle');
       const { pid, init_pid } = await health(s);
+      assert.ok(init_pid, 'the sandbox runs');
       process.kill(pid, 'SIGSTOP'); // stuck: it will not see its sandbox end
       await provider.terminate(s);
       await eventually(async () => !pidAlive(init_pid), 'the sandbox to end');
