@@ -15,6 +15,7 @@
 //   POST /warm      any JSON                   -> {ok: true}   (the supervisor, once: warms the body path)
 //   POST /configure AgentSession               -> {ok: true}   (whoever launched, once: a session with env)
 //   POST /exec      ExecRequest                -> ExecResult   (409 until the session is known)
+//   GET  /exec-stream                          -> Upgrade: onmemos-exec, then the same as lines (exec-stream.ts)
 //   GET  /shells                               -> {shells: ShellInfo[]}   (409 without shells or session)
 //   GET  /shell?cols&rows[&attach=ID]          -> WebSocket upgrade (shells.ts serveShells)
 //   POST /shutdown                             -> end every shell with 137 (the shuttle ends)
@@ -26,8 +27,10 @@ import { fail, HttpError, readJson, send } from './http';
 import { collect, execLimits, runExec } from './exec';
 import { baseEnv, sandboxUser } from './env';
 import { agentTerms, loadPty, serveShells, Shells } from './shells';
+import { EXEC_STREAM_PATH, serveExecStream } from './exec-stream';
 import { LoginShellPool } from './login-pool';
 import { AGENT_SESSION_FILE, eagerFeedback, type AgentSession, type ExecRequest } from './protocol';
+import type { ExecResult } from '../providers/types';
 
 export function runAgent(socket: string, ptyDir?: string): void {
   // What `ps` inside the sandbox shows (comm too): a sandbox process, not the host's node.
@@ -65,6 +68,17 @@ export function runAgent(socket: string, ptyDir?: string): void {
     } catch { noPty = true; /* no node-pty here: the supervisor serves the shells */ }
     return shells;
   };
+  /** One `execute` (POST /exec, or a line of the exec stream). */
+  const command = async (r: ExecRequest): Promise<ExecResult> => {
+    const c = session();
+    if (!c) throw new HttpError(409, 'conflict', 'no session here yet');
+    if (typeof r?.command !== 'string') throw new HttpError(400, 'invalid_request', 'command must be a string');
+    const limits = execLimits(r);
+    const started = performance.now();
+    const prepared = pool.take(r.command, r.env ?? {});
+    if (prepared) return collect(prepared, limits, started);
+    return runExec({ file: '/bin/bash', args: ['-lc', r.command], cwd: c.cwd }, limits, { ...c.env, ...(r.env ?? {}) });
+  };
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const key = `${req.method} ${req.url}`;
     if (key === 'GET /health') return send(res, 200, { status: config ? 'configured' : 'waiting', pid: process.pid });
@@ -73,17 +87,7 @@ export function runAgent(socket: string, ptyDir?: string): void {
       if (!configure(await readJson<Partial<AgentSession>>(req))) throw new HttpError(400, 'invalid_request', 'cwd and env required');
       return send(res, 200, { ok: true });
     }
-    if (key === 'POST /exec') {
-      const c = session();
-      if (!c) throw new HttpError(409, 'conflict', 'no session here yet');
-      const r = await readJson<ExecRequest>(req);
-      if (typeof r.command !== 'string') throw new HttpError(400, 'invalid_request', 'command must be a string');
-      const limits = execLimits(r);
-      const started = performance.now();
-      const prepared = pool.take(r.command, r.env ?? {});
-      if (prepared) return send(res, 200, await collect(prepared, limits, started));
-      return send(res, 200, await runExec({ file: '/bin/bash', args: ['-lc', r.command], cwd: c.cwd }, limits, { ...c.env, ...(r.env ?? {}) }));
-    }
+    if (key === 'POST /exec') return send(res, 200, await command(await readJson<ExecRequest>(req)));
     if (key === 'GET /shells') {
       const shells = terminals();
       if (!shells) throw new HttpError(409, 'conflict', 'no shells here');
@@ -99,7 +103,7 @@ export function runAgent(socket: string, ptyDir?: string): void {
     route(req, res).catch((e: Error) => fail(res, e, new HttpError(500, 'internal', e.message)));
   });
   server.keepAliveTimeout = 60_000;
-  serveShells(server, terminals);
+  serveShells(server, terminals, { [EXEC_STREAM_PATH]: (_req, sock, head) => serveExecStream(sock, head, command) });
   try { unlinkSync(socket); } catch { /* fresh */ }
   // The session is read the moment it is put in place (inotify on the run dir), while
   // the launch's answer travels to the daemon: the first command does not wait for it.

@@ -332,20 +332,25 @@ export class Shells {
   }
 }
 
+/** Another protocol on the same socket (the agent's exec stream). */
+export type Upgrade = (req: IncomingMessage, sock: Duplex, head: Buffer) => void;
+
 /**
- * Serve `GET /shell?cols&rows[&attach][&heartbeat_ms]` upgrades on `server` (the supervisor's and
+ * Serve `GET /shell?cols&rows[&attach][&heartbeat_ms]` upgrades (and those in `others`, by path) on `server` (the supervisor's and
  * the agent's Unix socket): refused before the upgrade (404 unknown path or shell, 409 no shells
  * yet), then `open`. The daemon splices the public client's socket to this one, so what a client may
  * send is checked here too (1 MiB per message, the public limit), and with `heartbeat_ms` a client
  * that did not answer the last ping (through the splice: the user's own client) is dropped.
  */
-export function serveShells(server: Server, current: () => Shells | undefined): void {
+export function serveShells(server: Server, current: () => Shells | undefined, others: Record<string, Upgrade> = {}): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
   server.on('upgrade', (req: IncomingMessage, sock: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://local');
     const reject = (code: number, text: string) => {
       sock.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     };
+    const other = Object.hasOwn(others, url.pathname) ? others[url.pathname] : undefined;
+    if (other) return other(req, sock, head);
     if (url.pathname !== '/shell') return reject(404, 'Not Found');
     const shells = current();
     if (!shells) return reject(409, 'Conflict');

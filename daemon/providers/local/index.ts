@@ -16,11 +16,12 @@ import { normalize } from './mounts';
 import { ApiError, badRequest, conflict } from '../../errors';
 import type { Health, LaunchRequest, SupervisorState } from '../../supervisor/protocol';
 import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellSocket, ShellStream } from '../types';
-import { agentSocketPath, endedDir, MAX_SOCKET_PATH, sandboxDir, sandboxesRoot, socketPath, statePath, storageDir } from './paths';
+import { agentSocketIn, agentSocketPath, endedDir, MAX_SOCKET_PATH, sandboxDir, sandboxesRoot, socketPath, statePath, storageDir } from './paths';
 import { startTime, SupervisorPool, type Member } from './pool';
 import { call, SupervisorGone } from './rpc';
 import { destinationsKey, fitsDirect, launchDirect, precomputeFits, WarmMemberGone } from './direct';
 import { connectShellSocket, openShellStream, type ShellOptions } from './shell-client';
+import { ExecStreams, NoExecStream } from './exec-channel';
 import { detect, type Capability, type SandboxChoice } from './tools';
 
 export type LocalLog = (event: string, fields?: Record<string, unknown>) => void;
@@ -83,6 +84,7 @@ export class LocalComputeProvider implements ComputeProvider {
   private readonly env: NodeJS.ProcessEnv;
   private readonly choice: SandboxChoice;
   private readonly linger: number;
+  private readonly streams = new ExecStreams();
   private readonly supervisorExitMs: number;
   private readonly scrollback: number;
   private readonly pool: SupervisorPool;
@@ -113,7 +115,10 @@ export class LocalComputeProvider implements ComputeProvider {
       home: this.home, nodePath: options.nodePath ?? process.execPath,
       script: options.supervisorScript ?? findSupervisorScript(), env: supervisorEnv,
       prestart: () => (this.cap ? JSON.stringify(this.cap) : undefined),
-      onJoin: (m) => precomputeFits(this.home, m, this.recentDestinations),
+      onJoin: (m) => {
+        precomputeFits(this.home, m, this.recentDestinations);
+        void this.streams.open(agentSocketIn(m.dir), m.agentConnection);
+      },
     }, size, (e) => this.log('local.pool_spawn_failed', { error: String(e) }));
     SupervisorPool.sweep(this.home);
     // Scratch dirs a stopped daemon did not finish removing.
@@ -194,7 +199,11 @@ export class LocalComputeProvider implements ComputeProvider {
 
   async execute(session: SessionRef, options: ExecOptions): Promise<ExecResult> {
     const timeout = (options.timeout_seconds + 15) * 1000;
-    return this.agentFirst(session, (socket, connection) => call<ExecResult>(socket, 'POST', '/exec', options, timeout, connection));
+    const agent = agentSocketPath(this.home, session.sandbox_name);
+    const byHttp = (socket: string, connection?: string) => call<ExecResult>(socket, 'POST', '/exec', options, timeout, connection);
+    // The agent over its exec stream (POST /exec where it has none); the supervisor over HTTP.
+    return this.agentFirst(session, (socket, connection) => (socket !== agent ? byHttp(socket, connection)
+      : this.streams.exec(socket, connection, options, timeout).catch((e: unknown) => (e instanceof NoExecStream ? byHttp(socket, connection) : Promise.reject(e)))));
   }
 
   private readState(ref: SessionRef): SupervisorState | undefined {
@@ -332,6 +341,7 @@ export class LocalComputeProvider implements ComputeProvider {
   }
 
   async close(): Promise<void> {
+    this.streams.close();
     await this.pool.close();
   }
 }

@@ -1,0 +1,67 @@
+// Commands reach a sandbox's agent over its exec stream (one kept-open connection, a line per
+// command and per answer): answers in the order commands finish, and when the agent is gone the
+// supervisor runs the command, as it did when the agent was reached by HTTP. Real sandboxes.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { LocalComputeProvider } from '../../daemon/providers/local';
+import type { LaunchSpec } from '../../daemon/providers/types';
+import { removeHome } from '../helpers/daemon';
+import { ensureSupervisorBuilt, eventually, pidAlive, spec, tempHome } from './local-provider.fixture';
+
+/** Host pids of the agents whose sandboxes were set up under `home` (their mount table names it). */
+function agentsUnder(home: string): number[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'onmemos-agent' && readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(home);
+    } catch { return false; }
+  });
+}
+
+describe('local provider: the exec stream to the agent', () => {
+  let home: string;
+  let provider: LocalComputeProvider;
+  let s: LaunchSpec;
+  const run = (command: string) => provider.execute(s, { command, timeout_seconds: 20, max_output_bytes: 1 << 20 });
+
+  before(async () => {
+    ensureSupervisorBuilt();
+    home = tempHome();
+    provider = new LocalComputeProvider({ home, poolSize: 0 });
+    s = spec([]);
+    await provider.launch(s);
+  });
+  after(async () => {
+    await provider.terminate(s).catch(() => undefined);
+    await provider.close();
+    removeHome(home);
+  });
+
+  it('runs commands concurrently on one stream: each answer is its own command\'s, in the order they finish', async () => {
+    const finished: string[] = [];
+    const slow = run('sleep 0.5; echo slow; echo err >&2; exit 3').then((r) => { finished.push('slow'); return r; });
+    const fast = run('echo fast; cat /proc/$PPID/comm').then((r) => { finished.push('fast'); return r; });
+    const [a, b] = await Promise.all([slow, fast]);
+    assert.deepEqual(finished, ['fast', 'slow']);
+    assert.deepEqual([a.stdout, a.stderr, a.exit_code], ['slow\n', 'err\n', 3]);
+    assert.deepEqual([b.stdout, b.exit_code], ['fast\nonmemos-agent\n', 0], 'run by the agent');
+    const many = await Promise.all(Array.from({ length: 20 }, (_, i) => run(`echo ${i}`)));
+    assert.deepEqual(many.map((r) => r.stdout), Array.from({ length: 20 }, (_, i) => `${i}\n`));
+  });
+
+  it('a command and its output in UTF-8 cross the stream intact', async () => {
+    const r = await run("printf '%s\\n' 'żółć — 日本 🚀'");
+    assert.equal(r.stdout, 'żółć — 日本 🚀\n');
+  });
+
+  it('with the agent gone, the supervisor runs the command', async () => {
+    const agents = agentsUnder(home);
+    assert.equal(agents.length, 1, `one agent under this home: ${agents}`);
+    process.kill(agents[0]!, 'SIGKILL');
+    await eventually(() => !pidAlive(agents[0]!), 'the agent to end');
+    // Run through the supervisor (nsenter), the command's parent is outside the sandbox: $PPID is 0.
+    const r = await run('echo still-runs; cat /proc/$PPID/comm 2>/dev/null || echo parent-outside');
+    assert.equal(r.exit_code, 0, r.stderr);
+    assert.equal(r.stdout, 'still-runs\nparent-outside\n', 'not by the agent');
+  });
+});

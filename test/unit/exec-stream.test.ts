@@ -1,0 +1,83 @@
+// The exec stream's framing and its fallbacks, over real Unix sockets and a real HTTP server.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer, connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { EXEC_STREAM_PATH, MAX_LINE, readLines, serveExecStream } from '../../daemon/supervisor/exec-stream';
+import { ExecStreams, NoExecStream } from '../../daemon/providers/local/exec-channel';
+import { serveShells } from '../../daemon/supervisor/shells';
+import { HttpError } from '../../daemon/supervisor/http';
+import { ApiError } from '../../daemon/errors';
+import { SupervisorGone } from '../../daemon/providers/local/rpc';
+import type { ExecResult } from '../../daemon/providers/types';
+
+const dir = mkdtempSync(join(tmpdir(), 'onmemos-stream-'));
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const sockPath = () => join(dir, `s${++n}.sock`);
+
+test('lines: split anywhere (mid UTF-8 character too), several per chunk, the head first; an over-long line ends the socket', async () => {
+  const path = sockPath();
+  const got: string[] = [];
+  let closed!: () => void;
+  const ended = new Promise<void>((r) => { closed = r; });
+  const server = createServer((sock) => { readLines(sock, Buffer.from('head\nfirst-'), (l) => got.push(l)); sock.on('close', closed); });
+  await new Promise<void>((r) => server.listen(path, r));
+  const c: Socket = connect(path);
+  const bytes = Buffer.from('half ż\nb\nc\n', 'utf8');
+  const cut = bytes.indexOf(Buffer.from('ż')) + 1; // inside the two bytes of ż
+  c.write(bytes.subarray(0, cut));
+  await new Promise((r) => setTimeout(r, 50));
+  c.write(bytes.subarray(cut));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(got, ['head', 'first-half ż', 'b', 'c']);
+  c.write('x'.repeat(MAX_LINE + 10));
+  await ended;
+  server.close();
+});
+
+test('the agent side answers each request by id, errors in the error shape, and pings', async () => {
+  const path = sockPath();
+  const server = createHttpServer();
+  serveShells(server, () => undefined, {
+    [EXEC_STREAM_PATH]: (_req, sock, head) => serveExecStream(sock, head, async (r) => {
+      if (r.command === 'fail') throw new HttpError(409, 'conflict', 'no session here yet');
+      if (r.command === 'slow') await new Promise((res) => setTimeout(res, 100));
+      return { stdout: r.command, stderr: '', exit_code: 0, timed_out: false, truncated: false, duration_ms: 0 } as ExecResult;
+    }),
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  const streams = new ExecStreams();
+  try {
+    assert.equal(await streams.open(path, 'k'), null);
+    const opts = (command: string) => ({ command, timeout_seconds: 5, max_output_bytes: 100 });
+    const [slow, fast] = await Promise.all([streams.exec(path, 'k', opts('slow'), 2000), streams.exec(path, 'k', opts('fast'), 2000)]);
+    assert.equal(slow.stdout, 'slow');
+    assert.equal(fast.stdout, 'fast');
+    await assert.rejects(streams.exec(path, 'k', opts('fail'), 2000), (e: unknown) => e instanceof ApiError && e.status === 409 && /no session/.test(e.message));
+    // The stream survives an error answer.
+    assert.equal((await streams.exec(path, 'k', opts('again'), 2000)).stdout, 'again');
+  } finally {
+    streams.close();
+    server.close();
+  }
+});
+
+test('an agent without the route (404 on the upgrade) is NoExecStream; nobody listening is SupervisorGone', async () => {
+  const path = sockPath();
+  const server = createHttpServer();
+  serveShells(server, () => undefined); // no exec stream: the upgrade is refused
+  await new Promise<void>((r) => server.listen(path, r));
+  const streams = new ExecStreams();
+  try {
+    const opts = { command: 'true', timeout_seconds: 5, max_output_bytes: 100 };
+    await assert.rejects(streams.exec(path, undefined, opts, 2000), (e: unknown) => e instanceof NoExecStream);
+    await assert.rejects(streams.exec(join(dir, 'nobody.sock'), undefined, opts, 2000), (e: unknown) => e instanceof SupervisorGone && !(e instanceof NoExecStream));
+  } finally {
+    streams.close();
+    server.close();
+  }
+});
