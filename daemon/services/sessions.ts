@@ -140,7 +140,14 @@ export function sessions(ctx: ServiceContext) {
         if (row.status === 'pending') { row.status = 'running'; row.started_at = now(); tx.put('sessions', row); }
         return (r = row);
       });
-      if (!r) r = await running; // refused before it changed anything (the store is closing): that error is the answer
+      if (!r) {
+        // Refused before it changed anything (the store is closing): that error is the answer, and
+        // the sandbox that came up for it must not outlive it.
+        r = await running.catch(async (e: unknown): Promise<never> => {
+          await compute.terminate(sessionRef(row)).catch(() => undefined);
+          throw e;
+        });
+      }
       running.catch((e) => log.warn('recording a shuttle running failed; the next start records it from its live sandbox', { session_id, error: String(e) }));
       // Terminated while it was starting: the sandbox that just came up must not outlive its record.
       if (r.status !== 'running') await compute.terminate(sessionRef(r)).catch(() => undefined);
@@ -188,7 +195,10 @@ export function sessions(ctx: ServiceContext) {
       for (const s of store.data.sessions.filter(isLive)) {
         const ok = await compute.isAlive(sessionRef(s)).catch(() => false);
         if (ok && Date.parse(s.expires_at) > Date.now()) {
-          // Pending with its sandbox up: launched and answered, stopped before "running" was on disk (see launch).
+          // Pending with its sandbox up: launched, and stopped before "running" was on disk (see
+          // launch). Whether the answer left too cannot be known: the shuttle is kept as running
+          // (usable, listed, ended by its TTL or the user) rather than killed under a client that
+          // was told it runs. started_at is then its created_at (the launch's few ms early).
           if (s.status === 'pending') await store.write((_d, tx) => tx.put('sessions', { ...s, status: 'running', started_at: s.started_at ?? s.created_at }));
           alive++;
           continue;

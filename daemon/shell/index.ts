@@ -15,7 +15,7 @@ import { errorBody } from '../api/http';
 import { authorizeShell, handshakeError, matchShellPath } from './auth';
 import { runLineProtocol } from './line';
 import { dim, runPtyProtocol, PTY_SUBPROTOCOL } from './pty';
-import { handshakeProblem, splice, switchingProtocols } from './splice';
+import { handshakeProblem, splice, switchingProtocols, WS_VERSIONS } from './splice';
 import { ApiError } from '../errors';
 import { sessionRef } from '../services/sessions';
 import type { SessionRow } from '../store';
@@ -31,11 +31,11 @@ export interface ShellDeps {
 
 const HEARTBEAT_MS = Number(process.env.ONMEMOS_WS_HEARTBEAT_MS ?? 30_000);
 
-function refuse(socket: Duplex, status: number, body: unknown) {
+function refuse(socket: Duplex, status: number, body: unknown, headers = '') {
   const text = JSON.stringify(body);
   const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 409: 'Conflict', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable' }[status] ?? 'Error';
   socket.resume(); // read (and drop) what the client still sends, so that its close is seen
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\n${headers}Connection: close\r\n\r\n${text}`);
   setTimeout(() => socket.destroy(), 2000).unref();
 }
 
@@ -60,8 +60,12 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
   const alive = new WeakMap<WebSocket, boolean>();
   /** Spliced shells (see splice.ts): how to end each at shutdown. */
   const spliced = new Set<() => void>();
+  let closing = false;
 
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Node drops its own error listener before 'upgrade': without one, a client that resets the
+    // connection while it is refused (or spliced) would crash the daemon.
+    socket.on('error', () => undefined);
     try {
       upgrade(req, socket, head);
     } catch (e) {
@@ -76,7 +80,6 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
     const session_id = matchShellPath(url.pathname);
     if (!session_id) return refuse(socket, 404, errorBody('not_found', `no WebSocket endpoint at ${url.pathname}`, undefined, reqId));
     if (!originAllowed(req, deps.allowedOrigins ?? [])) return refuse(socket, 403, errorBody('forbidden', 'WebSocket Origin not allowed', undefined, reqId));
-    socket.on('error', () => undefined);
     const address = req.socket.remoteAddress ?? 'unknown';
     // Everything, including a synchronous throw of the limiter, becomes a rejection answered on the socket.
     Promise.resolve()
@@ -111,7 +114,8 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
   /** onmemos.pty.v1 where the provider gives the shell server's socket: refused (404/409) or spliced. */
   async function spliceShell(req: IncomingMessage, socket: Socket, head: Buffer, url: URL, session: SessionRow, offered: boolean, reqId: string) {
     const problem = handshakeProblem(req);
-    if (problem) return refuse(socket, 400, errorBody('bad_request', problem, undefined, reqId));
+    // RFC 6455 4.2.2: a version we do not speak is answered with the ones we do.
+    if (problem) return refuse(socket, 400, errorBody('bad_request', problem, undefined, reqId), `Sec-WebSocket-Version: ${WS_VERSIONS.join(', ')}\r\n`);
     socket.pause(); // what the client sends before the 101 waits for the shell server
     const options = {
       cols: dim(url.searchParams.get('cols'), 80, 1000), rows: dim(url.searchParams.get('rows'), 24, 1000),
@@ -125,10 +129,16 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
       if (err.status >= 500) deps.log.error('shell handshake failed', { req_id: reqId, error: String((e as Error)?.stack ?? e) });
       return refuse(socket, err.status, errorBody(err.code, err.status === 404 ? 'no such shell in this shuttle (it ended, or its linger window passed); open a new one without ?attach' : err.message, err.details, reqId));
     }
-    if (socket.destroyed) return void upstream.socket.destroy();
+    // The daemon began to stop meanwhile (its listeners close, nothing may be left open), or the
+    // client went away (as `ws` checks it: a paused socket has not read a FIN yet).
+    if (closing) {
+      upstream.socket.destroy();
+      return refuse(socket, 503, errorBody('unavailable', 'the daemon is shutting down; reconnect in a moment', undefined, reqId));
+    }
+    if (!socket.readable || !socket.writable) return void upstream.socket.destroy();
     socket.write(switchingProtocols(req, offered ? PTY_SUBPROTOCOL : undefined));
     deps.log.info('shell opened', { req_id: reqId, session_id: session.session_id, mode: 'pty', url: redactUrl(req.url ?? '') });
-    const end = splice(socket, head, upstream.socket, upstream.head, () => {
+    const end = splice(socket, head, upstream.socket, upstream.head, HEARTBEAT_MS, () => {
       spliced.delete(end);
       deps.log.info('shell closed', { req_id: reqId, session_id: session.session_id });
     });
@@ -149,6 +159,7 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
   return {
     wss,
     close() {
+      closing = true;
       clearInterval(heartbeat);
       for (const ws of wss.clients) ws.close(1001, 'daemon shutting down');
       for (const end of spliced) end();

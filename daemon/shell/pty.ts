@@ -2,6 +2,10 @@
 // control ({"type":"resize","cols","rows"}); server binary = terminal output, server text =
 // {"type":"hello","shell_id"} first, then {"type":"exit","code"} / {"type":"error","message"}.
 // A dropped socket detaches; the shell lingers and ?attach=<shell_id> reattaches with scrollback.
+// On the local provider the client is spliced to the agent's own shell socket (splice.ts), so the
+// agent's other controls work too, on the client's own shell only: {"type":"pause"} / "resume"
+// (flow control), "detach" (release the shell for a later ?attach), "kill" (end it). This file is
+// the relay for providers that hand over a ShellStream instead (gke).
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log';
 import type { Services } from '../services';

@@ -15,13 +15,15 @@ import type { Duplex } from 'node:stream';
 
 const KEY = /^[+/0-9A-Za-z]{22}==$/;
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+/** The protocol versions `ws` accepts (RFC 6455's 13, and the draft's 8). */
+export const WS_VERSIONS = ['13', '8'];
 
 /** Why this upgrade request is not a WebSocket handshake we can complete (the checks `ws` makes), or undefined. */
 export function handshakeProblem(req: IncomingMessage): string | undefined {
   if (req.method !== 'GET') return 'a WebSocket handshake is a GET request';
   if (String(req.headers.upgrade ?? '').toLowerCase() !== 'websocket') return 'the Upgrade header must be "websocket"';
   if (!KEY.test(String(req.headers['sec-websocket-key'] ?? ''))) return 'missing or invalid Sec-WebSocket-Key';
-  if (req.headers['sec-websocket-version'] !== '13') return 'only Sec-WebSocket-Version 13 is supported';
+  if (!WS_VERSIONS.includes(String(req.headers['sec-websocket-version']))) return `Sec-WebSocket-Version must be one of ${WS_VERSIONS.join(', ')}`;
   return undefined;
 }
 
@@ -38,9 +40,12 @@ export function switchingProtocols(req: IncomingMessage, protocol: string | unde
  * delivered before the client's socket is ended; a client that goes away ends the upstream at once
  * (the shell lingers for a reattach). Returns a function that ends both now.
  */
-export function splice(client: Socket, clientHead: Buffer, upstream: Duplex, upstreamHead: Buffer, onClose: () => void): () => void {
+export function splice(client: Socket, clientHead: Buffer, upstream: Duplex, upstreamHead: Buffer, keepAliveMs: number, onClose: () => void): () => void {
   client.setTimeout(0);
   client.setNoDelay(true);
+  // The agent's heartbeat finds clients that vanished without a FIN; an agent started by an older
+  // daemon has none, and TCP keepalive still does it there (in minutes rather than seconds).
+  client.setKeepAlive(true, keepAliveMs);
   if (upstreamHead.length) client.write(upstreamHead);
   if (clientHead.length) upstream.write(clientHead);
   client.pipe(upstream);

@@ -345,6 +345,7 @@ export type Upgrade = (req: IncomingMessage, sock: Duplex, head: Buffer) => void
 export function serveShells(server: Server, current: () => Shells | undefined, others: Record<string, Upgrade> = {}): void {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1 << 20 });
   server.on('upgrade', (req: IncomingMessage, sock: Duplex, head: Buffer) => {
+    sock.on('error', () => undefined); // Node removed its own before 'upgrade': a reset must not end us
     const url = new URL(req.url ?? '/', 'http://local');
     const reject = (code: number, text: string) => {
       sock.end(`HTTP/1.1 ${code} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);

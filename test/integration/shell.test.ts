@@ -245,5 +245,40 @@ test('a request that is not a WebSocket handshake we can complete gets 400 in th
     sock.on('error', reject);
   });
   assert.match(answer, /^HTTP\/1\.1 400 /);
-  assert.match(answer, /"code":"bad_request".*Sec-WebSocket-Version 13/);
+  assert.match(answer, /\r\nSec-WebSocket-Version: 13, 8\r\n/, 'says which versions it speaks (RFC 6455 4.2.2)');
+  assert.match(answer, /"code":"bad_request".*Sec-WebSocket-Version must be one of 13, 8/);
+});
+
+test('unauthenticated clients that reset the connection during the handshake do not bring the daemon down', async () => {
+  const port = Number(new URL(d.publicUrl).port);
+  const { s } = await shuttle();
+  const paths = ['/nope', `/v1/sessions/${s.id}/shell`, `/v1/sessions/${s.id}/shell?passport=wrong&mode=pty`];
+  await Promise.all(Array.from({ length: 60 }, (_, i) => new Promise<void>((resolve) => {
+    const sock = connect(port, '127.0.0.1', () => {
+      sock.write(`GET ${paths[i % paths.length]} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
+        + 'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      sock.resetAndDestroy();
+      resolve();
+    });
+    sock.on('error', () => resolve());
+  })));
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(d.proc.exitCode, null, 'the daemon runs');
+  assert.equal((await fetch(`${d.publicUrl}/health`)).status, 200);
+});
+
+test('a daemon stopping with a spliced shell open ends it and exits promptly', async () => {
+  const sd = await startDaemon();
+  try {
+    const u = await newUser(sd);
+    const s = await u.client.createSession({ workspace_id: u.workspace.workspace_id });
+    const sh = await openWs(`${sd.publicUrl.replace(/^http/, 'ws')}/v1/sessions/${s.id}/shell?passport=${u.passport}`, { protocols: [PTY_SUBPROTOCOL] });
+    await sh.waitFor(() => sh.messages.some((m) => m.type === 'hello'), 'hello');
+    const t = Date.now();
+    assert.equal(await sd.stop(), 0);
+    assert.ok(Date.now() - t < 5000, `stopped in ${Date.now() - t} ms`);
+    await sh.closed;
+  } finally {
+    removeHome(sd.home);
+  }
 });

@@ -48,3 +48,38 @@ test('a store that fails while the sandbox starts: the launch fails (no unhandle
     rmSync(home, { recursive: true, force: true });
   }
 });
+
+test('a store that closes after the pending record is durable but before "running": the launch fails and its sandbox is ended', async () => {
+  const home = mkdtempSync(join(tmpdir(), 'onmemos-unit-'));
+  const store = await Store.open(home, undefined, { lock: false });
+  const now = new Date().toISOString();
+  await store.write((_d, tx) => {
+    tx.put('users', { user_id: 'u1', email: 'u1@example.com', name: 'u1', user_type: 'free', credits: 10, created_at: now, updated_at: now });
+    tx.put('workspaces', { workspace_id: 'w1', user_id: 'u1', name: 'dev', resource_package: 'dev-small', description: '', k8s_namespace: 'ns', ksa_name: '', gsa_email: '',
+      identity_state: 'none' as never, defaults: { bucket_id: null, filestore_id: null }, created_at: now });
+  });
+  const launched: string[] = [];
+  const ended: string[] = [];
+  // The stand-in provider closes the store while "starting" (after the pending record landed).
+  const compute = {
+    name: 'local',
+    check: async () => {},
+    launch: async (spec: LaunchSpec) => {
+      launched.push(spec.sandbox_name);
+      await new Promise((r) => setTimeout(r, 30));
+      await store.close();
+    },
+    terminate: async (ref: SessionRef) => { ended.push(ref.sandbox_name); },
+  } as unknown as ComputeProvider;
+  const ctx = { config: { minuteMs: 60_000, maxOutputBytes: 1 << 20 }, log: { info() {}, warn() {}, error() {} }, store, compute } as unknown as ServiceContext;
+  try {
+    const w = { ...(store.get('workspaces', 'w1')!) };
+    await assert.rejects(sessions(ctx).launch('u1', w, {
+      ttl_minutes: 5, env: {}, request_bucket: false, bucket_size_gb: 1, request_persistent_storage: false, persistent_storage_size_gb: 1,
+    }), /store is closed/);
+    assert.equal(launched.length, 1);
+    assert.deepEqual(ended, launched, 'the sandbox that came up is ended');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+});

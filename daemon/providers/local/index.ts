@@ -228,7 +228,7 @@ export class LocalComputeProvider implements ComputeProvider {
       const sup = mine.supervisor;
       setTimeout(() => {
         if (!sup.start || startTime(sup.pid) !== sup.start) return;
-        try { process.kill(sup.pid, 'SIGKILL'); } catch { /* ended meanwhile */ }
+        try { process.kill(sup.pid, 'SIGKILL'); } catch { return; /* ended meanwhile */ }
         this.log('local.supervisor_killed', { sandbox_name: name, pid: sup.pid, why: `still running ${this.supervisorExitMs} ms after its sandbox was ended` });
       }, this.supervisorExitMs).unref();
     } else {
