@@ -15,36 +15,49 @@ import { HttpError } from './http';
 
 export const EXEC_STREAM_PATH = '/exec-stream';
 export const EXEC_STREAM_UPGRADE = 'onmemos-exec';
-/** Longest line either side accepts (a command's body is at most the daemon's 1 MiB, quoted). */
+/** Longest request line the agent accepts (a command's body is at most the daemon's 1 MiB, quoted). */
 export const MAX_LINE = 4 << 20;
 
 export interface ExecStreamRequest { id: number; req?: ExecRequest; ping?: 1 }
 export interface ExecStreamAnswer { id: number; ok?: ExecResult | null; error?: { status: number; code: string; message: string } }
 
-/** Call `onLine` with each complete line read from `sock` (UTF-8); a line over MAX_LINE ends the socket. */
-export function readLines(sock: Duplex, head: Buffer, onLine: (line: string) => void): void {
+/**
+ * Call `onLine` with each complete line read from `sock` (UTF-8, split anywhere); a partial line
+ * longer than `limit()` ends the socket. Linear in the bytes: only new text is searched.
+ */
+export function readLines(sock: Duplex, head: Buffer, limit: () => number, onLine: (line: string) => void): void {
   // A decoder, not setEncoding: an HTTP server's sockets refuse that, upgraded or not.
   const text = new StringDecoder('utf8');
-  let buf = head.length ? text.write(head) : '';
-  const take = () => {
+  let parts: string[] = [];
+  let size = 0;
+  const take = (t: string) => {
+    let from = 0;
     let nl: number;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
-      buf = buf.slice(nl + 1);
+    while ((nl = t.indexOf('\n', from)) >= 0) {
+      parts.push(t.slice(from, nl));
+      const line = parts.join('');
+      parts = [];
+      size = 0;
+      from = nl + 1;
       onLine(line);
     }
-    if (buf.length > MAX_LINE) sock.destroy();
+    if (from < t.length) {
+      parts.push(from ? t.slice(from) : t);
+      size += t.length - from;
+      if (size > limit()) sock.destroy();
+    }
   };
-  sock.on('data', (d: Buffer) => { buf += text.write(d); take(); });
-  take();
+  sock.on('data', (d: Buffer) => take(text.write(d)));
+  if (head.length) take(text.write(head));
 }
 
 /** The agent's side: answer the upgrade, then run each request with `run` and write its answer. */
 export function serveExecStream(sock: Duplex, head: Buffer, run: (r: ExecRequest) => Promise<ExecResult>): void {
   sock.on('error', () => undefined); // 'close' follows; the daemon sees its requests fail
+  sock.on('end', () => sock.destroy()); // the daemon closed it: no half-open socket left here
   sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${EXEC_STREAM_UPGRADE}\r\nConnection: Upgrade\r\n\r\n`);
   const answer = (a: ExecStreamAnswer) => { if (!sock.destroyed) sock.write(`${JSON.stringify(a)}\n`); };
-  readLines(sock, head, (line) => {
+  readLines(sock, head, () => MAX_LINE, (line) => {
     let m: ExecStreamRequest;
     try { m = JSON.parse(line) as ExecStreamRequest; } catch { return void sock.destroy(); }
     if (typeof m?.id !== 'number') return void sock.destroy();

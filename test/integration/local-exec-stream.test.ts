@@ -6,16 +6,23 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { LocalComputeProvider } from '../../daemon/providers/local';
 import type { LaunchSpec } from '../../daemon/providers/types';
+import type { ExecStreams } from '../../daemon/providers/local/exec-channel';
+import { ApiError } from '../../daemon/errors';
 import { removeHome } from '../helpers/daemon';
 import { ensureSupervisorBuilt, eventually, pidAlive, spec, tempHome } from './local-provider.fixture';
 
-/** Host pids of the agents whose sandboxes were set up under `home` (their mount table names it). */
+/**
+ * Host pids of the agents whose sandboxes were set up under `home` (their mount table names it).
+ * A child the agent is forking (a shell for the login pool) has its name until it execs: not counted.
+ */
 function agentsUnder(home: string): number[] {
-  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+  const found = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
     try {
       return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'onmemos-agent' && readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(home);
     } catch { return false; }
   });
+  const parent = (pid: number) => { try { return Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]); } catch { return 0; } };
+  return found.filter((pid) => !found.includes(parent(pid)));
 }
 
 describe('local provider: the exec stream to the agent', () => {
@@ -54,10 +61,21 @@ describe('local provider: the exec stream to the agent', () => {
     assert.equal(r.stdout, 'żółć — 日本 🚀\n');
   });
 
-  it('with the agent gone, the supervisor runs the command', async () => {
+  it('commands go over the stream, and an output that escapes to six times its size comes back whole, run once', async () => {
+    const streams = (provider as unknown as { streams: ExecStreams }).streams;
+    assert.equal(streams.size, 1, 'one stream to this agent');
+    const r = await provider.execute(s, { command: 'echo x >> /tmp/runs; head -c 1000000 /dev/zero', timeout_seconds: 20, max_output_bytes: 1 << 20 });
+    assert.equal(r.stdout.length, 1_000_000);
+    assert.equal((await run('wc -l < /tmp/runs')).stdout, '1\n', 'run once (not again by the supervisor)');
+  });
+
+  it('an agent that dies under a running command: 502 (it may have run), not a second run; then the supervisor runs new commands', async () => {
     const agents = agentsUnder(home);
     assert.equal(agents.length, 1, `one agent under this home: ${agents}`);
+    const pending = run('sleep 1; echo y >> /tmp/runs2');
+    await new Promise((r) => setTimeout(r, 300));
     process.kill(agents[0]!, 'SIGKILL');
+    await assert.rejects(pending, (e: unknown) => e instanceof ApiError && e.status === 502);
     await eventually(() => !pidAlive(agents[0]!), 'the agent to end');
     // Run through the supervisor (nsenter), the command's parent is outside the sandbox: $PPID is 0.
     const r = await run('echo still-runs; cat /proc/$PPID/comm 2>/dev/null || echo parent-outside');

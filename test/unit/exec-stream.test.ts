@@ -24,7 +24,7 @@ test('lines: split anywhere (mid UTF-8 character too), several per chunk, the he
   const got: string[] = [];
   let closed!: () => void;
   const ended = new Promise<void>((r) => { closed = r; });
-  const server = createServer((sock) => { readLines(sock, Buffer.from('head\nfirst-'), (l) => got.push(l)); sock.on('close', closed); });
+  const server = createServer((sock) => { readLines(sock, Buffer.from('head\nfirst-'), () => MAX_LINE, (l) => got.push(l)); sock.on('close', closed); });
   await new Promise<void>((r) => server.listen(path, r));
   const c: Socket = connect(path);
   const bytes = Buffer.from('half ż\nb\nc\n', 'utf8');
@@ -35,7 +35,7 @@ test('lines: split anywhere (mid UTF-8 character too), several per chunk, the he
   await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(got, ['head', 'first-half ż', 'b', 'c']);
   c.write('x'.repeat(MAX_LINE + 10));
-  await ended;
+  await Promise.race([ended, new Promise((_r, reject) => setTimeout(() => reject(new Error('the over-long line did not end the socket')), 5000))]);
   server.close();
 });
 
@@ -79,5 +79,73 @@ test('an agent without the route (404 on the upgrade) is NoExecStream; nobody li
   } finally {
     streams.close();
     server.close();
+  }
+});
+
+/** A stand-in agent on a Unix socket: the upgrade is answered, then `onLine` sees each request. */
+async function fakeAgent(onLine: (sock: Socket, m: { id: number; req?: { command: string }; ping?: 1 }) => void, answer101 = true) {
+  const path = sockPath();
+  const server = createHttpServer();
+  server.on('upgrade', (_req, sock: Socket) => {
+    sock.on('error', () => undefined);
+    if (!answer101) return; // accepted, never answered
+    sock.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: onmemos-exec\r\nConnection: Upgrade\r\n\r\n');
+    readLines(sock, Buffer.alloc(0), () => MAX_LINE, (line) => onLine(sock, JSON.parse(line)));
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  return { path, close: () => server.close() };
+}
+const opts = (command: string, max_output_bytes = 100) => ({ command, timeout_seconds: 5, max_output_bytes });
+const result = (stdout: string) => ({ stdout, stderr: '', exit_code: 0, timed_out: false, truncated: false, duration_ms: 0 });
+
+test('what the daemon can and cannot hand to the supervisor: not written -> SupervisorGone; written and lost -> 502; no answer in time -> 502 for that command only', async () => {
+  const silent = await fakeAgent(() => undefined, false);
+  const streams = new ExecStreams(300);
+  const t = Date.now();
+  await assert.rejects(streams.exec(silent.path, undefined, opts('x'), 5000), (e: unknown) => e instanceof SupervisorGone && /no exec stream within 300 ms/.test(String(e)));
+  assert.ok(Date.now() - t < 3000);
+  silent.close();
+
+  const agent = await fakeAgent((sock, m) => {
+    if (m.req?.command === 'break') sock.destroy();
+    else if (m.req?.command !== 'hang') setTimeout(() => sock.write(`${JSON.stringify({ id: m.id, ok: result(m.req?.command ?? '') })}\n`), 50);
+  });
+  try {
+    const hang = streams.exec(agent.path, 'k', opts('hang'), 200);
+    const fine = streams.exec(agent.path, 'k', opts('fine'), 2000);
+    await assert.rejects(hang, (e: unknown) => e instanceof ApiError && e.status === 502 && /did not answer within 200 ms/.test(e.message));
+    assert.equal((await fine).stdout, 'fine', 'the other command on the stream is answered');
+    const broken = streams.exec(agent.path, 'k', opts('break'), 2000);
+    await assert.rejects(broken, (e: unknown) => e instanceof ApiError && e.status === 502 && !(e instanceof SupervisorGone));
+    assert.equal((await streams.exec(agent.path, 'k', opts('again'), 2000)).stdout, 'again', 'a new stream after a broken one');
+  } finally {
+    streams.close();
+    agent.close();
+  }
+});
+
+test('answers from inside the sandbox are checked: a malformed one ends the stream (502), it does not throw in the daemon', async () => {
+  for (const bad of ['null', '"text"', '{"id":"1"}', '{"id":1,"error":"x"}', '{"id":1,"error":{"status":"500"}}', 'not json']) {
+    const agent = await fakeAgent((sock) => sock.write(`${bad}\n`));
+    const streams = new ExecStreams();
+    try {
+      await assert.rejects(streams.exec(agent.path, undefined, opts('x'), 2000), (e: unknown) => e instanceof ApiError && e.status === 502 && /malformed/.test(e.message), bad);
+    } finally {
+      streams.close();
+      agent.close();
+    }
+  }
+});
+
+test('an answer that escapes to several times its output (NUL bytes as \\u0000) is accepted whole', async () => {
+  const out = '\0'.repeat(1_000_000);
+  const agent = await fakeAgent((sock, m) => sock.write(`${JSON.stringify({ id: m.id, ok: result(out) })}\n`));
+  const streams = new ExecStreams();
+  try {
+    const r = await streams.exec(agent.path, undefined, opts('x', 1 << 20), 10_000);
+    assert.equal(r.stdout.length, 1_000_000);
+  } finally {
+    streams.close();
+    agent.close();
   }
 });

@@ -2,11 +2,14 @@
 // connection per agent, opened when its pool member joins (and warmed by a ping, so a shuttle's
 // first command does not pay for either), or at the first command after a daemon restart.
 // A stream is found by the name of its member's connection, which survives the rename of the
-// member's dir to its sandbox's, else by the socket's path. A stream that fails (the agent or its
-// sandbox ended, a command outlived its timeout, an agent without the route) fails its pending
-// commands with SupervisorGone and is forgotten: the caller then goes to the supervisor, as after
-// a failed HTTP request.
-import { request } from 'node:http';
+// member's dir to its sandbox's, else by the socket's path.
+// How a command fails decides whether the caller may hand it to the supervisor instead:
+//  - before it was written (no stream: nobody listening, no 101 within READY_TIMEOUT_MS):
+//    SupervisorGone, and the supervisor runs it (the agent never saw it);
+//  - after it was written (the stream broke, or no answer within the command's timeout): 502, and
+//    nothing runs it again — the agent may have run it;
+//  - an agent without the route (started by an older daemon): NoExecStream, and POST /exec.
+import { request, type ClientRequest } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ExecOptions, ExecResult } from '../types';
 import { ApiError } from '../../errors';
@@ -16,28 +19,44 @@ import { SupervisorGone } from './rpc';
 /** The agent has no exec stream (one started by an older daemon): POST /exec still works. */
 export class NoExecStream extends SupervisorGone {}
 
+/** As many commands in flight on one stream as the HTTP path allowed connections to one agent. */
+const MAX_IN_FLIGHT = 64;
+const READY_TIMEOUT_MS = 10_000;
+
+const lost = (socket: string, why: string) =>
+  new ApiError(502, 'agent_lost', `the shuttle's exec agent (${socket}) ${why}; the command may or may not have run`);
+
 interface Pending { resolve: (r: ExecResult | null) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
 
 class ExecStream {
   private sock: Duplex | undefined;
+  private req: ClientRequest | undefined;
   private readonly ready: Promise<Duplex>;
   private readonly pending = new Map<number, Pending>();
+  private readonly queue: Array<() => void> = [];
   private next = 1;
   private failed: Error | undefined;
+  /** Longest answer accepted: every output escaped at worst (6 characters a byte, \u00XX), with room. */
+  private maxLine = 1 << 20;
 
-  constructor(readonly socket: string, private readonly onEnd: () => void) {
+  constructor(readonly socket: string, private readonly onEnd: () => void, readyTimeoutMs: number) {
     this.ready = new Promise<Duplex>((resolve, reject) => {
+      const timer = setTimeout(() => reject(this.fail(new SupervisorGone(socket, `no exec stream within ${readyTimeoutMs} ms`))), readyTimeoutMs);
       const req = request({ socketPath: socket, path: EXEC_STREAM_PATH, headers: { Connection: 'Upgrade', Upgrade: EXEC_STREAM_UPGRADE }, agent: false });
+      this.req = req;
       req.on('upgrade', (_res, sock: Duplex & { unref?: () => void }, head: Buffer) => {
+        clearTimeout(timer);
+        if (this.failed) return void sock.destroy();
         sock.unref?.(); // an idle stream does not keep the daemon (or a test) alive
         this.sock = sock;
-        sock.on('error', (e) => this.fail(new SupervisorGone(socket, e.message)));
-        sock.on('close', () => this.fail(new SupervisorGone(socket, 'its exec stream closed')));
-        readLines(sock, head, (line) => this.answer(line));
+        sock.on('error', (e) => this.fail(lost(socket, `broke off (${e.message})`)));
+        sock.on('end', () => sock.destroy());
+        sock.on('close', () => this.fail(lost(socket, 'closed its exec stream')));
+        readLines(sock, head, () => this.maxLine, (line) => this.answer(line));
         resolve(sock);
       });
-      req.on('response', (res) => { res.resume(); reject(this.fail(new NoExecStream(socket, `no exec stream (${res.statusCode})`))); });
-      req.on('error', (e: NodeJS.ErrnoException) => reject(this.fail(new SupervisorGone(socket, e.code ?? e.message))));
+      req.on('response', (res) => { clearTimeout(timer); res.resume(); reject(this.fail(new NoExecStream(socket, `no exec stream (${res.statusCode})`))); });
+      req.on('error', (e: NodeJS.ErrnoException) => { clearTimeout(timer); reject(this.fail(new SupervisorGone(socket, e.code ?? e.message))); });
       req.end();
     });
     this.ready.catch(() => undefined);
@@ -45,32 +64,46 @@ class ExecStream {
 
   private answer(line: string): void {
     let a: ExecStreamAnswer;
-    try { a = JSON.parse(line) as ExecStreamAnswer; } catch { return void this.fail(new SupervisorGone(this.socket, 'a malformed answer')); }
+    try { a = JSON.parse(line) as ExecStreamAnswer; } catch { a = undefined as never; }
+    // What comes from inside a sandbox is checked before it is used.
+    if (!a || typeof a !== 'object' || !Number.isInteger(a.id) || (a.error !== undefined && (typeof a.error !== 'object' || !a.error || !Number.isInteger(a.error.status)))) {
+      return void this.fail(lost(this.socket, 'sent a malformed answer'));
+    }
     const p = this.pending.get(a.id);
     if (!p) return;
-    this.pending.delete(a.id);
-    clearTimeout(p.timer);
-    if (a.error) p.reject(new ApiError(a.error.status, a.error.code ?? 'supervisor_error', a.error.message ?? `agent answered ${a.error.status}`));
+    this.settle(a.id, p);
+    if (a.error) p.reject(new ApiError(a.error.status, String(a.error.code ?? 'agent_error'), String(a.error.message ?? `the agent answered ${a.error.status}`)));
     else p.resolve(a.ok ?? null);
   }
 
-  /** Ends the stream: every pending command fails with `e`. Returns `e`. */
+  private settle(id: number, p: Pending): void {
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    this.queue.shift()?.();
+  }
+
+  /** Ends the stream: commands written fail with `e` (502), those not yet written with `e` too. Returns `e`. */
   fail(e: Error): Error {
     if (this.failed) return this.failed;
     this.failed = e;
     this.onEnd();
+    this.req?.destroy();
     this.sock?.destroy();
     for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(e); }
     this.pending.clear();
+    for (const wake of this.queue.splice(0)) wake();
     return e;
   }
 
   async send(body: { req: ExecOptions } | { ping: 1 }, timeoutMs: number): Promise<ExecResult | null> {
-    const sock = await this.ready;
-    if (this.failed) throw this.failed;
+    const sock = await this.ready; // rejects with SupervisorGone / NoExecStream: nothing was written
+    while (!this.failed && this.pending.size >= MAX_IN_FLIGHT) await new Promise<void>((r) => this.queue.push(r));
+    if (this.failed) throw this.failed instanceof ApiError ? new SupervisorGone(this.socket, this.failed.message) : this.failed;
+    if ('req' in body) this.maxLine = Math.max(this.maxLine, 12 * body.req.max_output_bytes + (1 << 20));
     const id = this.next++;
     return new Promise<ExecResult | null>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(new SupervisorGone(this.socket, `no answer in ${timeoutMs} ms`)), timeoutMs);
+      // No answer in time: this command fails (the agent is stuck, or stopped); the others keep theirs.
+      const timer = setTimeout(() => { const p = this.pending.get(id); if (p) { this.settle(id, p); p.reject(lost(this.socket, `did not answer within ${timeoutMs} ms`)); } }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       sock.write(`${JSON.stringify({ id, ...body })}\n`);
     });
@@ -79,11 +112,21 @@ class ExecStream {
 
 export class ExecStreams {
   private readonly streams = new Map<string, ExecStream>();
+  /** Keys whose agent has no exec stream: POST /exec at once. */
+  private readonly noStream = new Set<string>();
+
+  constructor(private readonly readyTimeoutMs = READY_TIMEOUT_MS) {}
+
+  /** Streams open now (tests). */
+  get size(): number {
+    return this.streams.size;
+  }
 
   private get(socket: string, key: string): ExecStream {
+    if (this.noStream.has(key)) throw new NoExecStream(socket, 'no exec stream');
     let s = this.streams.get(key);
     if (!s) {
-      const made: ExecStream = new ExecStream(socket, () => { if (this.streams.get(key) === made) this.streams.delete(key); });
+      const made: ExecStream = new ExecStream(socket, () => { if (this.streams.get(key) === made) this.streams.delete(key); }, this.readyTimeoutMs);
       this.streams.set(key, (s = made));
     }
     return s;
@@ -91,11 +134,20 @@ export class ExecStreams {
 
   /** Open (and warm) the stream to the agent at `socket` ahead of its first command. */
   open(socket: string, key: string): Promise<unknown> {
-    return this.get(socket, key).send({ ping: 1 }, 5000).catch(() => undefined);
+    return this.send(socket, key, { ping: 1 }, 5000).catch(() => undefined);
   }
 
   async exec(socket: string, key: string | undefined, options: ExecOptions, timeoutMs: number): Promise<ExecResult> {
-    return (await this.get(socket, key ?? socket).send({ req: options }, timeoutMs))!;
+    return (await this.send(socket, key ?? socket, { req: options }, timeoutMs))!;
+  }
+
+  private async send(socket: string, key: string, body: { req: ExecOptions } | { ping: 1 }, timeoutMs: number): Promise<ExecResult | null> {
+    try {
+      return await this.get(socket, key).send(body, timeoutMs);
+    } catch (e) {
+      if (e instanceof NoExecStream) this.noStream.add(key);
+      throw e;
+    }
   }
 
   close(): void {
