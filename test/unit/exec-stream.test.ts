@@ -118,6 +118,11 @@ test('what the daemon can and cannot hand to the supervisor: not written -> Supe
     const broken = streams.exec(agent.path, 'k', opts('break'), 2000);
     await assert.rejects(broken, (e: unknown) => e instanceof ApiError && e.status === 502 && !(e instanceof SupervisorGone));
     assert.equal((await streams.exec(agent.path, 'k', opts('again'), 2000)).stdout, 'again', 'a new stream after a broken one');
+    // Closing the provider under a written command: 502 too (a SupervisorGone would let the caller run it again).
+    const written = streams.exec(agent.path, 'k', opts('hang'), 5000);
+    await new Promise((r) => setTimeout(r, 50));
+    streams.close();
+    await assert.rejects(written, (e: unknown) => e instanceof ApiError && e.status === 502 && !(e instanceof SupervisorGone));
   } finally {
     streams.close();
     agent.close();
@@ -125,7 +130,8 @@ test('what the daemon can and cannot hand to the supervisor: not written -> Supe
 });
 
 test('answers from inside the sandbox are checked: a malformed one ends the stream (502), it does not throw in the daemon', async () => {
-  for (const bad of ['null', '"text"', '{"id":"1"}', '{"id":1,"error":"x"}', '{"id":1,"error":{"status":"500"}}', 'not json']) {
+  for (const bad of ['null', '"text"', '{"id":"1"}', '{"id":1,"error":"x"}', '{"id":1,"error":{"status":"500"}}', 'not json', '{"id":1}', '{"id":1,"ok":"x"}',
+    '{"id":1,"error":{"status":500,"code":{"toString":1},"message":"x"}}', '{"id":1,"error":{"status":200,"code":"x","message":"y"}}']) {
     const agent = await fakeAgent((sock) => sock.write(`${bad}\n`));
     const streams = new ExecStreams();
     try {

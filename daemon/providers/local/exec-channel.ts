@@ -26,12 +26,28 @@ const READY_TIMEOUT_MS = 10_000;
 const lost = (socket: string, why: string) =>
   new ApiError(502, 'agent_lost', `the shuttle's exec agent (${socket}) ${why}; the command may or may not have run`);
 
+/** `v` if it is a well-formed answer: an integer id, then a result object (or null: a ping's) or an error in the error shape. */
+function checked(v: unknown): ExecStreamAnswer | undefined {
+  if (!v || typeof v !== 'object') return undefined;
+  const a = v as Record<string, unknown>;
+  if (!Number.isInteger(a.id)) return undefined;
+  if (a.error !== undefined) {
+    const e = a.error as Record<string, unknown> | null;
+    if (!e || typeof e !== 'object' || !Number.isInteger(e.status) || (e.status as number) < 400 || (e.status as number) > 599
+      || typeof e.code !== 'string' || typeof e.message !== 'string') return undefined;
+    return { id: a.id as number, error: { status: e.status as number, code: e.code, message: e.message } };
+  }
+  if (a.ok !== null && (typeof a.ok !== 'object' || a.ok === undefined)) return undefined;
+  return { id: a.id as number, ok: a.ok as ExecResult | null };
+}
+
 interface Pending { resolve: (r: ExecResult | null) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }
 
 class ExecStream {
   private sock: Duplex | undefined;
   private req: ClientRequest | undefined;
   private readonly ready: Promise<Duplex>;
+  private readyTimer: NodeJS.Timeout | undefined;
   private readonly pending = new Map<number, Pending>();
   private readonly queue: Array<() => void> = [];
   private next = 1;
@@ -42,6 +58,7 @@ class ExecStream {
   constructor(readonly socket: string, private readonly onEnd: () => void, readyTimeoutMs: number) {
     this.ready = new Promise<Duplex>((resolve, reject) => {
       const timer = setTimeout(() => reject(this.fail(new SupervisorGone(socket, `no exec stream within ${readyTimeoutMs} ms`))), readyTimeoutMs);
+      this.readyTimer = timer;
       const req = request({ socketPath: socket, path: EXEC_STREAM_PATH, headers: { Connection: 'Upgrade', Upgrade: EXEC_STREAM_UPGRADE }, agent: false });
       this.req = req;
       req.on('upgrade', (_res, sock: Duplex & { unref?: () => void }, head: Buffer) => {
@@ -63,16 +80,14 @@ class ExecStream {
   }
 
   private answer(line: string): void {
-    let a: ExecStreamAnswer;
-    try { a = JSON.parse(line) as ExecStreamAnswer; } catch { a = undefined as never; }
-    // What comes from inside a sandbox is checked before it is used.
-    if (!a || typeof a !== 'object' || !Number.isInteger(a.id) || (a.error !== undefined && (typeof a.error !== 'object' || !a.error || !Number.isInteger(a.error.status)))) {
-      return void this.fail(lost(this.socket, 'sent a malformed answer'));
-    }
+    // What comes from inside a sandbox is checked before it is used, and nothing in it may throw here.
+    let a: ExecStreamAnswer | undefined;
+    try { a = checked(JSON.parse(line)); } catch { a = undefined; }
+    if (!a) return void this.fail(lost(this.socket, 'sent a malformed answer'));
     const p = this.pending.get(a.id);
     if (!p) return;
     this.settle(a.id, p);
-    if (a.error) p.reject(new ApiError(a.error.status, String(a.error.code ?? 'agent_error'), String(a.error.message ?? `the agent answered ${a.error.status}`)));
+    if (a.error) p.reject(new ApiError(a.error.status, a.error.code, a.error.message));
     else p.resolve(a.ok ?? null);
   }
 
@@ -82,14 +97,20 @@ class ExecStream {
     this.queue.shift()?.();
   }
 
-  /** Ends the stream: commands written fail with `e` (502), those not yet written with `e` too. Returns `e`. */
+  /**
+   * Ends the stream. Commands already written fail with 502 agent_lost whatever the cause (the
+   * agent may have run them: nobody may run them again); those not yet written with `e` (send()).
+   * Returns `e`.
+   */
   fail(e: Error): Error {
     if (this.failed) return this.failed;
     this.failed = e;
+    clearTimeout(this.readyTimer);
     this.onEnd();
     this.req?.destroy();
     this.sock?.destroy();
-    for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(e); }
+    const written = e instanceof ApiError ? e : lost(this.socket, `is out of reach (${e.message})`);
+    for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(written); }
     this.pending.clear();
     for (const wake of this.queue.splice(0)) wake();
     return e;
@@ -99,7 +120,8 @@ class ExecStream {
     const sock = await this.ready; // rejects with SupervisorGone / NoExecStream: nothing was written
     while (!this.failed && this.pending.size >= MAX_IN_FLIGHT) await new Promise<void>((r) => this.queue.push(r));
     if (this.failed) throw this.failed instanceof ApiError ? new SupervisorGone(this.socket, this.failed.message) : this.failed;
-    if ('req' in body) this.maxLine = Math.max(this.maxLine, 12 * body.req.max_output_bytes + (1 << 20));
+    // The agent's rule for the cap (exec.ts): a missing or zero max_output_bytes is 1 MiB.
+    if ('req' in body) this.maxLine = Math.max(this.maxLine, 12 * (Number(body.req.max_output_bytes) || 1 << 20) + (1 << 20));
     const id = this.next++;
     return new Promise<ExecResult | null>((resolve, reject) => {
       // No answer in time: this command fails (the agent is stuck, or stopped); the others keep theirs.
