@@ -5,7 +5,7 @@ import type { Server, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { Logger } from '../log';
 import { redactUrl } from '../log';
 import type { Services } from '../services';
@@ -14,9 +14,9 @@ import type { Principal } from '../api/http';
 import { errorBody } from '../api/http';
 import { authorizeShell, handshakeError, matchShellPath } from './auth';
 import { runLineProtocol } from './line';
+import { heartbeat } from '../providers/local/ws-data';
 import { dim, runPtyProtocol, PTY_SUBPROTOCOL } from './pty';
 import { handshakeProblem, splice, switchingProtocols, WS_VERSIONS } from './splice';
-import { ApiError } from '../errors';
 import { sessionRef } from '../services/sessions';
 import type { SessionRow } from '../store';
 
@@ -57,7 +57,6 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
     maxPayload: 1024 * 1024,
     handleProtocols: (protocols) => (protocols.has(PTY_SUBPROTOCOL) ? PTY_SUBPROTOCOL : false),
   });
-  const alive = new WeakMap<WebSocket, boolean>();
   /** Spliced shells (see splice.ts): how to end each at shutdown. */
   const spliced = new Set<() => void>();
   let closing = false;
@@ -89,8 +88,7 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
       const pty = protocols.includes(PTY_SUBPROTOCOL) || url.searchParams.get('mode') === 'pty';
       if (pty && deps.services.ctx.compute.connectShell) return spliceShell(req, socket as Socket, head, url, session, protocols.includes(PTY_SUBPROTOCOL), reqId);
       wss.handleUpgrade(req, socket, head, (ws) => {
-        alive.set(ws, true);
-        ws.on('pong', () => alive.set(ws, true));
+        heartbeat(ws, HEARTBEAT_MS);
         deps.log.info('shell opened', { req_id: reqId, session_id, mode: pty ? 'pty' : 'line', url: redactUrl(req.url ?? '') });
         ws.on('close', (code) => deps.log.info('shell closed', { req_id: reqId, session_id, code }));
         const log = deps.log.child({ req_id: reqId, session_id });
@@ -100,15 +98,18 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
           runLineProtocol(ws, session, { services: deps.services, log });
         }
       });
-    }, (e) => {
-      const err = handshakeError(e);
-      if (err.status >= 500) deps.log.error('shell handshake failed', { req_id: reqId, error: String((e as Error)?.stack ?? e) });
-      refuse(socket, err.status, errorBody(err.code, err.message, err.details, reqId));
-    }).catch((e) => {
+    }, (e) => refuseFor(socket, e, reqId)).catch((e) => {
       // A failure after the handshake was answered (or while answering it): never the daemon's end.
       deps.log.error('shell failed', { req_id: reqId, error: String((e as Error)?.stack ?? e) });
       socket.destroy();
     });
+  }
+
+  /** A handshake that failed with `e`, answered in the error shape (`notFound` says what a 404 means here); 5xx are logged. */
+  function refuseFor(socket: Duplex, e: unknown, reqId: string, notFound?: string) {
+    const err = handshakeError(e);
+    if (err.status >= 500) deps.log.error('shell handshake failed', { req_id: reqId, error: String((e as Error)?.stack ?? e) });
+    refuse(socket, err.status, errorBody(err.code, err.status === 404 && notFound ? notFound : err.message, err.details, reqId));
   }
 
   /** onmemos.pty.v1 where the provider gives the shell server's socket: refused (404/409) or spliced. */
@@ -125,9 +126,7 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
     try {
       upstream = await deps.services.ctx.compute.connectShell!(sessionRef(session), options);
     } catch (e) {
-      const err = e instanceof ApiError ? e : handshakeError(e);
-      if (err.status >= 500) deps.log.error('shell handshake failed', { req_id: reqId, error: String((e as Error)?.stack ?? e) });
-      return refuse(socket, err.status, errorBody(err.code, err.status === 404 ? 'no such shell in this shuttle (it ended, or its linger window passed); open a new one without ?attach' : err.message, err.details, reqId));
+      return refuseFor(socket, e, reqId, 'no such shell in this shuttle (it ended, or its linger window passed); open a new one without ?attach');
     }
     // The daemon began to stop meanwhile (its listeners close, nothing may be left open), or the
     // client went away (as `ws` checks it: a paused socket has not read a FIN yet).
@@ -146,21 +145,10 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
     socket.resume();
   }
 
-  // Dead clients are found by heartbeat: no pong since the last ping → terminate.
-  const heartbeat = setInterval(() => {
-    for (const ws of wss.clients) {
-      if (!alive.get(ws)) { ws.terminate(); continue; }
-      alive.set(ws, false);
-      ws.ping();
-    }
-  }, HEARTBEAT_MS);
-  heartbeat.unref();
-
   return {
     wss,
     close() {
       closing = true;
-      clearInterval(heartbeat);
       for (const ws of wss.clients) ws.close(1001, 'daemon shutting down');
       for (const end of spliced) end();
       wss.close();

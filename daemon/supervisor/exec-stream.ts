@@ -11,7 +11,7 @@ import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { ExecResult } from '../providers/types';
 import type { ExecRequest } from './protocol';
-import { HttpError } from './http';
+import { asHttpError, HttpError } from './http';
 
 export const EXEC_STREAM_PATH = '/exec-stream';
 export const EXEC_STREAM_UPGRADE = 'onmemos-exec';
@@ -65,7 +65,7 @@ export function serveExecStream(sock: Duplex, head: Buffer, run: (r: ExecRequest
     run(m.req ?? ({} as ExecRequest)).then(
       (ok) => answer({ id: m.id, ok }),
       (e: unknown) => {
-        const err = e instanceof HttpError ? e : new HttpError(500, 'internal', String((e as Error)?.message ?? e));
+        const err = asHttpError(e, new HttpError(500, 'internal', String((e as Error)?.message ?? e)));
         answer({ id: m.id, error: { status: err.status, code: err.code, message: err.message } });
       },
     );

@@ -40,9 +40,12 @@ export function send(res: ServerResponse, code: number, body: unknown): void {
   res.end(text);
 }
 
+/** `err` as it is when an HttpError, else `fallback`: what an answer says of a failure. */
+export const asHttpError = (err: unknown, fallback: HttpError): HttpError => (err instanceof HttpError ? err : fallback);
+
 /** An error as the answer (HttpError as it is, anything else as `fallback`), or drop the connection if the answer began. */
 export function fail(res: ServerResponse, err: unknown, fallback: HttpError): void {
-  const e = err instanceof HttpError ? err : fallback;
+  const e = asHttpError(err, fallback);
   if (!res.headersSent) send(res, e.status, { error: { code: e.code, message: e.message } });
   else res.destroy();
 }

@@ -69,7 +69,6 @@ export class Sandbox {
     return !this.exited;
   }
 
-
   /** The setup process said `launched` (here, or for a launch the daemon made directly). */
   get launched(): boolean {
     return this.out.includes('launched\n');
@@ -200,7 +199,7 @@ export class Sandbox {
         this.poke = () => {};
         if (err) { void this.kill(); reject(err); } else resolve();
       };
-      this.poke = () => { if (this.out.includes('launched\n')) finish(); };
+      this.poke = () => { if (this.launched) finish(); };
       this.onExit(() => finish(new Error(`sandbox setup failed: ${stderr.trim().slice(-2000)}`)));
       if (this.oneProcess) {
         try { writeSetupLine(this.cfg.run, input); } catch (e) { return finish(e as Error); }

@@ -23,7 +23,7 @@ import type { Duplex } from 'node:stream';
 import type * as NodePty from 'node-pty';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ShellInfo } from '../providers/types';
-import { Batcher, rawBuffer } from '../providers/local/ws-data';
+import { Batcher, heartbeat, rawBuffer } from '../providers/local/ws-data';
 import { descendants, killTree } from './exec';
 import type { Sandbox } from './sandbox';
 
@@ -368,17 +368,4 @@ export function serveShells(server: Server, current: () => Shells | undefined, o
       }
     });
   });
-}
-
-/** Ping every `ms`; no pong since the last ping: the client is gone (the shell lingers as on any drop). */
-function heartbeat(ws: WebSocket, ms: number): void {
-  let answered = true;
-  ws.on('pong', () => { answered = true; });
-  const timer = setInterval(() => {
-    if (!answered) return ws.terminate();
-    answered = false;
-    ws.ping();
-  }, Math.max(ms, 100));
-  timer.unref();
-  ws.on('close', () => clearInterval(timer));
 }

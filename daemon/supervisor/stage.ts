@@ -9,9 +9,8 @@ import { normalize, planMounts, shq, type MountOp } from '../providers/local/mou
 import { sandboxEnv, sandboxUser } from './env';
 import { writeFileSync } from 'node:fs';
 import { call } from '../providers/local/rpc';
-import { AGENT_SESSION_FILE, type AgentSession, type LaunchRequest, type SupervisorState } from './protocol';
+import { AGENT_SESSION_FILE, AGENT_SOCKET_INSIDE, type AgentSession, type LaunchRequest, type SupervisorState } from './protocol';
 import { agentSocketIn, socketPath } from '../providers/local/paths';
-import { AGENT_SOCKET_INSIDE } from './protocol';
 
 /** Where the sandbox machinery appears inside (the mount path rule keeps storage out of it). */
 export const INSIDE = RESERVED_MOUNT_ROOT;

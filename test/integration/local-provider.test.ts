@@ -12,7 +12,6 @@ import { detect } from '../../daemon/providers/local/tools';
 import type { ExecOptions, LaunchSpec } from '../../daemon/providers/types';
 import { ensureSupervisorBuilt, eventually, mount, pidAlive, spec, tempHome } from './local-provider.fixture';
 
-/** Running (a zombie waiting for a reaper counts as dead). */
 /** Record the pids this process signals while `run` runs. */
 async function signalsSentDuring(run: () => Promise<unknown>): Promise<number[]> {
   const kills: number[] = [];

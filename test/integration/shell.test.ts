@@ -17,13 +17,18 @@ let d: RunningDaemon;
 before(async () => { d = await startDaemon(); });
 after(async () => { assert.equal(await d.stop(), 0, 'clean shutdown (store verified)'); removeHome(d.home); });
 
-const wsBase = () => d.publicUrl.replace(/^http/, 'ws');
+const wsBase = (on = d) => on.publicUrl.replace(/^http/, 'ws');
 
-async function shuttle() {
-  const u = await newUser(d);
+/** A new user's shuttle on `on` (the file's daemon unless a test starts its own). */
+async function shuttle(on = d) {
+  const u = await newUser(on);
   const s = await u.client.createSession({ workspace_id: u.workspace.workspace_id });
   return { ...u, s };
 }
+
+/** A WebSocket handshake request for `path`, written by hand (for what a WebSocket client would not send). */
+const upgradeRequest = (path: string, version = 13) => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
+  + `Sec-WebSocket-Version: ${version}\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`;
 
 test('pty: hello, a real tty, resize then stty size, exit code', async () => {
   const { s, passport } = await shuttle();
@@ -208,9 +213,9 @@ test('heartbeat: a client that stops answering pings is dropped, one that answer
   const HEARTBEAT_MS = 300;
   const hd = await startDaemon({ env: { ONMEMOS_WS_HEARTBEAT_MS: String(HEARTBEAT_MS) } });
   try {
-    const u = await newUser(hd);
-    const s = await u.client.createSession({ workspace_id: u.workspace.workspace_id });
-    const url = `${hd.publicUrl.replace(/^http/, 'ws')}/v1/sessions/${s.id}/shell?passport=${u.passport}`;
+    const u = await shuttle(hd);
+    const { s } = u;
+    const url = `${wsBase(hd)}/v1/sessions/${s.id}/shell?passport=${u.passport}`;
     const live = await openWs(url, { protocols: [PTY_SUBPROTOCOL] });
     const mute = new WebSocket(url, [PTY_SUBPROTOCOL], { autoPong: false });
     let id = '';
@@ -236,8 +241,7 @@ test('a request that is not a WebSocket handshake we can complete gets 400 in th
   const { s, passport } = await shuttle();
   const answer = await new Promise<string>((resolve, reject) => {
     const sock = connect(Number(new URL(d.publicUrl).port), '127.0.0.1', () => {
-      sock.write(`GET /v1/sessions/${s.id}/shell?mode=pty&passport=${passport} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
-        + 'Sec-WebSocket-Version: 12\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      sock.write(upgradeRequest(`/v1/sessions/${s.id}/shell?mode=pty&passport=${passport}`, 12));
     });
     let text = '';
     sock.on('data', (b: Buffer) => { text += b; });
@@ -255,8 +259,7 @@ test('unauthenticated clients that reset the connection during the handshake do 
   const paths = ['/nope', `/v1/sessions/${s.id}/shell`, `/v1/sessions/${s.id}/shell?passport=wrong&mode=pty`];
   await Promise.all(Array.from({ length: 60 }, (_, i) => new Promise<void>((resolve) => {
     const sock = connect(port, '127.0.0.1', () => {
-      sock.write(`GET ${paths[i % paths.length]} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n`
-        + 'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+      sock.write(upgradeRequest(paths[i % paths.length]!));
       sock.resetAndDestroy();
       resolve();
     });
@@ -270,9 +273,8 @@ test('unauthenticated clients that reset the connection during the handshake do 
 test('a daemon stopping with a spliced shell open ends it and exits promptly', async () => {
   const sd = await startDaemon();
   try {
-    const u = await newUser(sd);
-    const s = await u.client.createSession({ workspace_id: u.workspace.workspace_id });
-    const sh = await openWs(`${sd.publicUrl.replace(/^http/, 'ws')}/v1/sessions/${s.id}/shell?passport=${u.passport}`, { protocols: [PTY_SUBPROTOCOL] });
+    const { s, passport } = await shuttle(sd);
+    const sh = await openWs(`${wsBase(sd)}/v1/sessions/${s.id}/shell?passport=${passport}`, { protocols: [PTY_SUBPROTOCOL] });
     await sh.waitFor(() => sh.messages.some((m) => m.type === 'hello'), 'hello');
     const t = Date.now();
     assert.equal(await sd.stop(), 0);

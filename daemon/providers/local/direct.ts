@@ -11,7 +11,7 @@
 import { constants, existsSync, openSync, renameSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { ApiError, conflict } from '../../errors';
+import { ApiError, conflict, providerUnavailable } from '../../errors';
 import { sandboxUser } from '../../supervisor/env';
 import type { LaunchRequest } from '../../supervisor/protocol';
 import { writeSetupLine } from '../../supervisor/sandbox';
@@ -133,7 +133,7 @@ async function launchOn(home: string, member: Member, req: LaunchRequest, warn: 
   return { init_pid: warm.init_pid, init_start: warm.init_start, adopted: adopt.answer.then(() => true as const, (e: unknown) => e as Error) };
 }
 
-const unavailable = (why: string) => new ApiError(503, 'provider_unavailable', `cannot start the sandbox: ${why}`);
+const unavailable = (why: string) => providerUnavailable(`cannot start the sandbox: ${why}`);
 
 /** The first line the setup process writes to its answer FIFO ('' when it ends without one). */
 function readAnswer(path: string): { line: Promise<string>; cancel(): void } {

@@ -9,12 +9,11 @@
 //  - after it was written (the stream broke, or no answer within the command's timeout): 502, and
 //    nothing runs it again — the agent may have run it;
 //  - an agent without the route (started by an older daemon): NoExecStream, and POST /exec.
-import { request, type ClientRequest } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ExecOptions, ExecResult } from '../types';
 import { ApiError } from '../../errors';
 import { EXEC_STREAM_PATH, EXEC_STREAM_UPGRADE, readLines, type ExecStreamAnswer } from '../../supervisor/exec-stream';
-import { SupervisorGone } from './rpc';
+import { SupervisorGone, UpgradeRefused, UpgradeTimedOut, upgradeUnix } from './rpc';
 
 /** The agent has no exec stream (one started by an older daemon): POST /exec still works. */
 export class NoExecStream extends SupervisorGone {}
@@ -45,9 +44,9 @@ interface Pending { resolve: (r: ExecResult | null) => void; reject: (e: Error) 
 
 class ExecStream {
   private sock: Duplex | undefined;
-  private req: ClientRequest | undefined;
+  /** Aborts the upgrade when the stream fails before it is answered. */
+  private readonly connecting = new AbortController();
   private readonly ready: Promise<Duplex>;
-  private readyTimer: NodeJS.Timeout | undefined;
   private readonly pending = new Map<number, Pending>();
   private readonly queue: Array<() => void> = [];
   private next = 1;
@@ -56,26 +55,22 @@ class ExecStream {
   private maxLine = 1 << 20;
 
   constructor(readonly socket: string, private readonly onEnd: () => void, readyTimeoutMs: number) {
-    this.ready = new Promise<Duplex>((resolve, reject) => {
-      const timer = setTimeout(() => reject(this.fail(new SupervisorGone(socket, `no exec stream within ${readyTimeoutMs} ms`))), readyTimeoutMs);
-      this.readyTimer = timer;
-      const req = request({ socketPath: socket, path: EXEC_STREAM_PATH, headers: { Connection: 'Upgrade', Upgrade: EXEC_STREAM_UPGRADE }, agent: false });
-      this.req = req;
-      req.on('upgrade', (_res, sock: Duplex & { unref?: () => void }, head: Buffer) => {
-        clearTimeout(timer);
-        if (this.failed) return void sock.destroy();
-        sock.unref?.(); // an idle stream does not keep the daemon (or a test) alive
+    this.ready = upgradeUnix(socket, EXEC_STREAM_PATH, { Upgrade: EXEC_STREAM_UPGRADE }, readyTimeoutMs, this.connecting.signal).then(
+      ({ socket: sock, head }) => {
+        if (this.failed) { sock.destroy(); throw this.failed; }
+        (sock as Duplex & { unref?: () => void }).unref?.(); // an idle stream does not keep the daemon (or a test) alive
         this.sock = sock;
         sock.on('error', (e) => this.fail(lost(socket, `broke off (${e.message})`)));
         sock.on('end', () => sock.destroy());
         sock.on('close', () => this.fail(lost(socket, 'closed its exec stream')));
         readLines(sock, head, () => this.maxLine, (line) => this.answer(line));
-        resolve(sock);
-      });
-      req.on('response', (res) => { clearTimeout(timer); res.resume(); reject(this.fail(new NoExecStream(socket, `no exec stream (${res.statusCode})`))); });
-      req.on('error', (e: NodeJS.ErrnoException) => { clearTimeout(timer); reject(this.fail(new SupervisorGone(socket, e.code ?? e.message))); });
-      req.end();
-    });
+        return sock;
+      },
+      (e: Error) => {
+        throw this.fail(e instanceof UpgradeRefused ? new NoExecStream(socket, `no exec stream (${e.status})`)
+          : e instanceof UpgradeTimedOut ? new SupervisorGone(socket, `no exec stream within ${readyTimeoutMs} ms`) : e);
+      },
+    );
     this.ready.catch(() => undefined);
   }
 
@@ -105,9 +100,8 @@ class ExecStream {
   fail(e: Error): Error {
     if (this.failed) return this.failed;
     this.failed = e;
-    clearTimeout(this.readyTimer);
     this.onEnd();
-    this.req?.destroy();
+    if (!this.sock) this.connecting.abort();
     this.sock?.destroy();
     const written = e instanceof ApiError ? e : lost(this.socket, `is out of reach (${e.message})`);
     for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(written); }

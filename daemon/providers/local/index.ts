@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rm, rmSyn
 import { dirname, join } from 'node:path';
 import { mountPathProblem } from '../../client/rules';
 import { normalize } from './mounts';
-import { ApiError, badRequest, conflict } from '../../errors';
+import { ApiError, badRequest, conflict, providerUnavailable } from '../../errors';
 import type { Health, LaunchRequest, SupervisorState } from '../../supervisor/protocol';
 import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellSocket, ShellStream } from '../types';
 import { agentSocketIn, agentSocketPath, endedDir, MAX_SOCKET_PATH, sandboxDir, sandboxesRoot, socketPath, statePath, storageDir } from './paths';
@@ -173,7 +173,7 @@ export class LocalComputeProvider implements ComputeProvider {
         return await this.launchOn(member, req);
       } catch (e) {
         if (e instanceof WarmMemberGone && tries > 1) continue;
-        if (e instanceof SupervisorGone) throw new ApiError(503, 'provider_unavailable', e.message);
+        if (e instanceof SupervisorGone) throw providerUnavailable(e.message);
         throw e;
       }
     }
@@ -199,10 +199,9 @@ export class LocalComputeProvider implements ComputeProvider {
 
   async execute(session: SessionRef, options: ExecOptions): Promise<ExecResult> {
     const timeout = (options.timeout_seconds + 15) * 1000;
-    const agent = agentSocketPath(this.home, session.sandbox_name);
     const byHttp = (socket: string, connection?: string) => call<ExecResult>(socket, 'POST', '/exec', options, timeout, connection);
     // The agent over its exec stream (POST /exec where it has none); the supervisor over HTTP.
-    return this.agentFirst(session, (socket, connection) => (socket !== agent ? byHttp(socket, connection)
+    return this.agentFirst(session, (socket, connection, agent) => (!agent ? byHttp(socket, connection)
       : this.streams.exec(socket, connection, options, timeout).catch((e: unknown) => (e instanceof NoExecStream ? byHttp(socket, connection) : Promise.reject(e)))));
   }
 
@@ -324,16 +323,16 @@ export class LocalComputeProvider implements ComputeProvider {
    * Commands and shells go to the sandbox's exec agent, and to the supervisor where the agent is not
    * there (gone, not configured: 409) or does not know the shell (404: the supervisor served it).
    */
-  private async agentFirst<T>(session: SessionRef, run: (socket: string, connection?: string) => Promise<T>): Promise<T> {
+  private async agentFirst<T>(session: SessionRef, run: (socket: string, connection: string | undefined, agent: boolean) => Promise<T>): Promise<T> {
     if (!existsSync(sandboxDir(this.home, session.sandbox_name))) throw notRunning(session);
     try {
-      return await run(agentSocketPath(this.home, session.sandbox_name), this.launchedHere.get(session.sandbox_name)?.connection);
+      return await run(agentSocketPath(this.home, session.sandbox_name), this.launchedHere.get(session.sandbox_name)?.connection, true);
     } catch (e) {
       if (!(e instanceof SupervisorGone) && !(e instanceof ApiError && (e.status === 404 || e.status === 409))) throw e;
     }
     try {
       await this.launchedHere.get(session.sandbox_name)?.adopted;
-      return await run(socketPath(this.home, session.sandbox_name));
+      return await run(socketPath(this.home, session.sandbox_name), undefined, false);
     } catch (e) {
       if (e instanceof SupervisorGone) throw notRunning(session);
       throw e;

@@ -1,5 +1,6 @@
 // JSON over HTTP over a supervisor's Unix socket (see daemon/supervisor/protocol.ts).
 import { Agent, request, type RequestOptions } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ApiError } from '../../errors';
 
 /** The supervisor is not there (no socket, nobody listening, or it went away mid-request). */
@@ -81,5 +82,36 @@ function attempt<T>(socket: string, method: string, path: string, body: unknown,
       reject(new SupervisorGone(socket, e.code ?? e.message));
     });
     req.end(payload);
+  });
+}
+
+/** An upgrade answered with another status than 101 (`status`). */
+export class UpgradeRefused extends Error {
+  constructor(readonly socket: string, readonly status: number) {
+    super(`${socket} refused the upgrade (${status})`);
+  }
+}
+
+/** An upgrade not answered in time. */
+export class UpgradeTimedOut extends SupervisorGone {}
+
+/**
+ * `GET path` with `Connection: Upgrade` and `headers` (the protocol's own) over the Unix socket
+ * `socket`: the socket once it answered 101, and what came with the 101 (`head`). Rejects with
+ * UpgradeRefused (any other status), UpgradeTimedOut (no answer within `timeoutMs`) or
+ * SupervisorGone (nobody listening, or `signal` aborted it). The shell relay and the exec stream use it.
+ */
+export function upgradeUnix(socket: string, path: string, headers: Record<string, string>, timeoutMs: number, signal?: AbortSignal): Promise<{ socket: Duplex; head: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, path, agent: false, signal, headers: { Connection: 'Upgrade', ...headers } });
+    const timer = setTimeout(() => { reject(new UpgradeTimedOut(socket, `no answer in ${timeoutMs} ms`)); req.destroy(); }, timeoutMs);
+    req.on('upgrade', (_res, sock: Duplex & { setTimeout?: (ms: number) => void }, head: Buffer) => {
+      clearTimeout(timer);
+      sock.setTimeout?.(0);
+      resolve({ socket: sock, head });
+    });
+    req.on('response', (res) => { clearTimeout(timer); res.resume(); reject(new UpgradeRefused(socket, res.statusCode ?? 0)); });
+    req.on('error', (e: NodeJS.ErrnoException) => { clearTimeout(timer); reject(new SupervisorGone(socket, e.code ?? e.message)); });
+    req.end();
   });
 }

@@ -3,13 +3,12 @@
 //    the first onData listener, so the scrollback of a reattach is not lost);
 //  - connectShellSocket: the bare socket after the handshake, for the public endpoint to splice to
 //    its client byte for byte (both speak onmemos.pty.v1; see daemon/shell/splice.ts).
-import { request } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { ApiError, notFound } from '../../errors';
 import type { ShellSocket, ShellStream } from '../types';
 import { rawBuffer } from './ws-data';
+import { UpgradeRefused, upgradeUnix } from './rpc';
 
 class LocalShellStream implements ShellStream {
   private readonly dataListeners: Array<(chunk: Buffer) => void> = [];
@@ -132,18 +131,7 @@ export function openShellStream(socket: string, options: ShellOptions): Promise<
  * read from it are a server's. `head`: what arrived with the 101 (the hello, often).
  */
 export function connectShellSocket(socket: string, options: ShellOptions, timeoutMs = 10_000): Promise<ShellSocket> {
-  return new Promise((resolve, reject) => {
-    const req = request({
-      socketPath: socket, path: shellPath(options), timeout: timeoutMs,
-      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': randomBytes(16).toString('base64') },
-    });
-    req.on('upgrade', (_res, sock: Socket, head: Buffer) => {
-      sock.setTimeout(0);
-      resolve({ socket: sock, head });
-    });
-    req.on('response', (res) => { res.resume(); reject(refused(res.statusCode)); });
-    req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs} ms`)));
-    req.on('error', (e) => reject(unreachable(e)));
-    req.end();
-  });
+  const handshake = { Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': randomBytes(16).toString('base64') };
+  return upgradeUnix(socket, shellPath(options), handshake, timeoutMs)
+    .catch((e: Error) => { throw e instanceof UpgradeRefused ? refused(e.status) : unreachable(e); });
 }

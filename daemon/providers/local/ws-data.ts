@@ -1,5 +1,5 @@
 // Shared by the daemon's shell client and relay and the supervisor/agent shells.
-import type { RawData } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 
 /** A ws message as one Buffer, without copying what already is one (Buffer.from(buffer) copies). */
 export function rawBuffer(data: RawData): Buffer {
@@ -56,4 +56,21 @@ export class Batcher {
     this.lastAt = performance.now();
     this.emit(frame);
   };
+}
+
+/**
+ * Ping `ws` every `ms`; one that did not answer the last ping is gone (dropped without a close
+ * frame; a shell it held lingers as after any drop). The daemon's line and gke relays and the
+ * agent's shells use it.
+ */
+export function heartbeat(ws: WebSocket, ms: number): void {
+  let answered = true;
+  ws.on('pong', () => { answered = true; });
+  const timer = setInterval(() => {
+    if (!answered) return ws.terminate();
+    answered = false;
+    ws.ping();
+  }, Math.max(ms, 100));
+  timer.unref();
+  ws.on('close', () => clearInterval(timer));
 }
