@@ -173,7 +173,9 @@ for (const mode of ['bwrap', 'unshare'] as const) {
       assert.equal(bg.stdout, 'ok\n');
       const state = JSON.parse(readFileSync(statePath(home, t.sandbox_name), 'utf8')) as { pid: number; init_pid: number };
       assert.ok(pidAlive(state.pid) && pidAlive(state.init_pid), 'supervisor and init run');
-      assert.equal(hostProcessesMatching('sleep 303').length, 1, 'the background sleep runs');
+      // The command answers once its shell exits; the job it put in the background may still be a
+      // forked bash that has not exec'd sleep yet.
+      await eventually(() => hostProcessesMatching('sleep 303').length === 1, 'the background sleep runs');
       assert.equal(await provider.isAlive(t), true);
       // Launched here, no shell opened: the provider ends the sandbox itself (SIGKILL to its init).
       const kills = await signalsSentDuring(() => provider.terminate(t));
