@@ -1,6 +1,7 @@
 // Commands reach a sandbox's agent over its exec stream (one kept-open connection, a line per
-// command and per answer): answers in the order commands finish, and when the agent is gone the
-// supervisor runs the command, as it did when the agent was reached by HTTP. Real sandboxes.
+// command and per answer), or by POST /exec where the agent has none: answers in the order commands
+// finish; a command the agent may have run is never run again by the supervisor (502); once the
+// agent is gone the supervisor runs new commands. Real sandboxes.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +68,29 @@ describe('local provider: the exec stream to the agent', () => {
     const r = await provider.execute(s, { command: 'echo x >> /tmp/runs; head -c 1000000 /dev/zero', timeout_seconds: 20, max_output_bytes: 1 << 20 });
     assert.equal(r.stdout.length, 1_000_000);
     assert.equal((await run('wc -l < /tmp/runs')).stdout, '1\n', 'run once (not again by the supervisor)');
+  });
+
+  it('an agent without an exec stream (started by an older daemon) gets POST /exec, under the same rule: killed under a command, 502, and no second run', async () => {
+    const t = spec([]);
+    await provider.launch(t);
+    try {
+      const internals = provider as unknown as { streams: { noStream: Set<string> }; launchedHere: Map<string, { connection?: string }> };
+      const key = internals.launchedHere.get(t.sandbox_name)?.connection;
+      assert.ok(key, 'launched here, with a connection name');
+      internals.streams.noStream.add(key); // as if its upgrade had been refused (404)
+      const runT = (command: string) => provider.execute(t, { command, timeout_seconds: 20, max_output_bytes: 1 << 20 });
+      assert.equal((await runT('cat /proc/$PPID/comm')).stdout, 'onmemos-agent\n', 'run by the agent, over HTTP');
+      const agents = agentsUnder(home).filter((pid) => readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(t.sandbox_name));
+      assert.equal(agents.length, 1, `one agent in this sandbox: ${agents}`);
+      const pending = runT('echo started >> /tmp/runs3; sleep 1; echo y >> /tmp/runs3');
+      await new Promise((r) => setTimeout(r, 300));
+      process.kill(agents[0]!, 'SIGKILL');
+      await assert.rejects(pending, (e: unknown) => e instanceof ApiError && e.status === 502 && e.code === 'agent_lost');
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal((await runT('grep -c started /tmp/runs3')).stdout, '1\n', 'started once: the supervisor did not run it again');
+    } finally {
+      await provider.terminate(t);
+    }
   });
 
   it('an agent that dies under a running command: 502 (it may have run), not a second run; then the supervisor runs new commands', async () => {

@@ -7,11 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { EXEC_STREAM_PATH, MAX_LINE, readLines, serveExecStream } from '../../daemon/supervisor/exec-stream';
-import { ExecStreams, NoExecStream } from '../../daemon/providers/local/exec-channel';
+import { ExecStreams, lost, NoExecStream } from '../../daemon/providers/local/exec-channel';
 import { serveShells } from '../../daemon/supervisor/shells';
 import { HttpError } from '../../daemon/supervisor/http';
 import { ApiError } from '../../daemon/errors';
-import { SupervisorGone } from '../../daemon/providers/local/rpc';
+import { callOnce, SupervisorGone } from '../../daemon/providers/local/rpc';
 import type { ExecResult } from '../../daemon/providers/types';
 
 const dir = mkdtempSync(join(tmpdir(), 'onmemos-stream-'));
@@ -78,6 +78,35 @@ test('an agent without the route (404 on the upgrade) is NoExecStream; nobody li
     await assert.rejects(streams.exec(join(dir, 'nobody.sock'), undefined, opts, 2000), (e: unknown) => e instanceof SupervisorGone && !(e instanceof NoExecStream));
   } finally {
     streams.close();
+    server.close();
+  }
+});
+
+test('POST /exec where there is no stream (callOnce): a request the agent got and never answered is 502, one never written is SupervisorGone', async () => {
+  const path = sockPath();
+  const got: string[] = [];
+  const server = createHttpServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => { body += d.toString(); });
+    req.on('end', () => {
+      const { command } = JSON.parse(body) as { command: string };
+      got.push(command);
+      if (command === 'reset') return void req.socket.destroy();
+      if (command === 'hang') return;
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(result(command)));
+    });
+  });
+  await new Promise<void>((r) => server.listen(path, r));
+  const exec = (socket: string, command: string, timeoutMs = 2000) => callOnce<ExecResult>(socket, 'POST', '/exec', opts(command), timeoutMs, (why) => lost(socket, why));
+  const is502 = (e: unknown) => e instanceof ApiError && e.status === 502 && e.code === 'agent_lost' && !(e instanceof SupervisorGone);
+  try {
+    assert.equal((await exec(path, 'ok')).stdout, 'ok');
+    await assert.rejects(exec(path, 'reset'), is502);
+    await assert.rejects(exec(path, 'hang', 200), is502);
+    await assert.rejects(exec(join(dir, 'nobody.sock'), 'never'), (e: unknown) => e instanceof SupervisorGone);
+    assert.deepEqual(got, ['ok', 'reset', 'hang'], 'each reached the agent once');
+  } finally {
+    server.closeAllConnections();
     server.close();
   }
 });

@@ -8,7 +8,8 @@
 //    SupervisorGone, and the supervisor runs it (the agent never saw it);
 //  - after it was written (the stream broke, or no answer within the command's timeout): 502, and
 //    nothing runs it again — the agent may have run it;
-//  - an agent without the route (started by an older daemon): NoExecStream, and POST /exec.
+//  - an agent without the route (started by an older daemon): NoExecStream, and POST /exec on a
+//    connection of its own, with the same rule (rpc.ts callOnce).
 import type { Duplex } from 'node:stream';
 import type { ExecOptions, ExecResult } from '../types';
 import { ApiError } from '../../errors';
@@ -22,7 +23,8 @@ export class NoExecStream extends SupervisorGone {}
 const MAX_IN_FLIGHT = 64;
 const READY_TIMEOUT_MS = 10_000;
 
-const lost = (socket: string, why: string) =>
+/** A command written to the agent that it never answered: 502, and nothing may run it again. */
+export const lost = (socket: string, why: string) =>
   new ApiError(502, 'agent_lost', `the shuttle's exec agent (${socket}) ${why}; the command may or may not have run`);
 
 /** `v` if it is a well-formed answer: an integer id, then a result object (or null: a ping's) or an error in the error shape. */

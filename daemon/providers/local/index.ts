@@ -18,10 +18,10 @@ import type { Health, LaunchRequest, SupervisorState } from '../../supervisor/pr
 import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellSocket, ShellStream } from '../types';
 import { agentSocketIn, agentSocketPath, endedDir, MAX_SOCKET_PATH, sandboxDir, sandboxesRoot, socketPath, statePath, storageDir } from './paths';
 import { startTime, SupervisorPool, type Member } from './pool';
-import { call, SupervisorGone } from './rpc';
+import { call, callOnce, SupervisorGone } from './rpc';
 import { destinationsKey, fitsDirect, launchDirect, precomputeFits, WarmMemberGone } from './direct';
 import { connectShellSocket, openShellStream, type ShellOptions } from './shell-client';
-import { ExecStreams, NoExecStream } from './exec-channel';
+import { ExecStreams, lost, NoExecStream } from './exec-channel';
 import { detect, type Capability, type SandboxChoice } from './tools';
 
 export type LocalLog = (event: string, fields?: Record<string, unknown>) => void;
@@ -199,10 +199,12 @@ export class LocalComputeProvider implements ComputeProvider {
 
   async execute(session: SessionRef, options: ExecOptions): Promise<ExecResult> {
     const timeout = (options.timeout_seconds + 15) * 1000;
-    const byHttp = (socket: string, connection?: string) => call<ExecResult>(socket, 'POST', '/exec', options, timeout, connection);
-    // The agent over its exec stream (POST /exec where it has none); the supervisor over HTTP.
-    return this.agentFirst(session, (socket, connection, agent) => (!agent ? byHttp(socket, connection)
-      : this.streams.exec(socket, connection, options, timeout).catch((e: unknown) => (e instanceof NoExecStream ? byHttp(socket, connection) : Promise.reject(e)))));
+    // The agent over its exec stream, or POST /exec where it has none (one started by an older
+    // daemon) — either way a command it may have run is never handed to the supervisor (502
+    // agent_lost); the supervisor over HTTP.
+    const byHttpOnce = (socket: string) => callOnce<ExecResult>(socket, 'POST', '/exec', options, timeout, (why) => lost(socket, `went away before it answered (${why})`));
+    return this.agentFirst(session, (socket, connection, agent) => (!agent ? call<ExecResult>(socket, 'POST', '/exec', options, timeout)
+      : this.streams.exec(socket, connection, options, timeout).catch((e: unknown) => (e instanceof NoExecStream ? byHttpOnce(socket) : Promise.reject(e)))));
   }
 
   private readState(ref: SessionRef): SupervisorState | undefined {

@@ -5,8 +5,8 @@ import { ApiError } from '../../errors';
 
 /** The supervisor is not there (no socket, nobody listening, or it went away mid-request). */
 export class SupervisorGone extends Error {
-  constructor(readonly socket: string, cause: string) {
-    super(`supervisor at ${socket} is gone: ${cause}`);
+  constructor(readonly socket: string, readonly reason: string) {
+    super(`supervisor at ${socket} is gone: ${reason}`);
   }
 }
 
@@ -41,6 +41,18 @@ export function callSent<T>(socket: string, method: string, path: string, body: 
   const answer = attempt<T>(socket, method, path, body, { timeoutMs, onSent, fresh: true }, false);
   answer.catch(notSent); // after onSent, no effect
   return { sent, answer };
+}
+
+/**
+ * A request that must not run twice (a command), on a connection of its own: no kept-alive
+ * connection can be reset under it and retried. Rejects with SupervisorGone while nothing was
+ * written (the caller may take it elsewhere), and with `lost(reason)` once the request was handed
+ * to the kernel and then went unanswered (reset, closed, timed out): the other side may have run it.
+ */
+export function callOnce<T>(socket: string, method: string, path: string, body: unknown, timeoutMs: number, lost: (reason: string) => Error): Promise<T> {
+  let written = false;
+  return attempt<T>(socket, method, path, body, { timeoutMs, fresh: true, onSent: () => { written = true; } }, false)
+    .catch((e: unknown) => Promise.reject(written && e instanceof SupervisorGone ? lost(e.reason) : e));
 }
 
 interface Options { timeoutMs: number; connection?: string; onSent?: () => void; fresh?: boolean }
