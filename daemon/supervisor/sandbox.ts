@@ -90,7 +90,8 @@ export class Sandbox {
         ? [`exec ${perl.map(shq).join(' ')}`]
         : [
           'echo ready',
-          'while IFS= read -r l; do [ "$l" = go ] && break; eval "$l" || { echo "onmemos: setup failed: $l" >&2; exit 1; }; done',
+          // Lines until `go`; stdin ending first means the supervisor is gone: end, do not launch.
+          'go=; while IFS= read -r l; do [ "$l" = go ] && { go=1; break; }; eval "$l" || { echo "onmemos: setup failed: $l" >&2; exit 1; }; done; [ -n "$go" ] || exit 1',
           'echo launched',
           `exec ${d} ${INIT.map(shq).join(' ')} </dev/null`,
         ]),

@@ -153,7 +153,9 @@ export const SETUP_OUT = 'setup.out';
 /**
  * The session's setup in one process that is already running: perl (perl-base is on every
  * Debian/Ubuntu system) started in the warm sandbox with the capabilities of its setup shell. It
- * makes the setup FIFOs, says `ready` and waits. At launch it reads one line — hostname, then (src,
+ * makes the setup FIFOs, says `ready` and waits (and exits, ending the sandbox, when its stdin — the
+ * supervisor's pipe — ends: a supervisor killed while its bubblewrap was starting, before
+ * --die-with-parent took hold, left the sandbox waiting forever). At launch it reads one line — hostname, then (src,
  * dest, ro) per mount, NUL-separated — and does every step with syscall(): hostname, the storage
  * binds from the stage, read-only remounts (passing the mount's current flags again: in a user
  * namespace the kernel refuses to drop the locked nosuid/nodev/noexec/atime flags, as mount(8)
@@ -173,6 +175,9 @@ const PERL_SETUP = [
   'while(<$fh>){my@x=split/ /;next unless dec($x[4])eq$t;$f=0;$f|=($F{$_}//0)for split/,/,$x[5]}close$fh;$f}',
   'sub ro{my$t=shift;my$f=flags($t)|1|32;syscall($NM,$t,$t,0,$f|4096,0)==0 or($t eq"/"and syscall($NM,$t,$t,0,$f,0)==0)or die"read-only $t: $!\\n"}',
   'sub mkp{my$p="";for(grep{length}split m{/},shift){$p.="/$_";mkdir$p}}',
+  // Wait for the line, or for stdin (the supervisor's pipe, never written in this mode) to end: the
+  // supervisor is gone, and a warm sandbox nobody can launch must not wait forever.
+  'for(;;){my$r="";vec($r,fileno($in),1)=1;vec($r,0,1)=1;select($r,undef,undef,undef)>0 or next;last if vec($r,fileno($in),1);exit 1}',
   'my$l=<$in>;defined$l or exit 1;chomp$l;my($host,@m)=split/\\0/,$l,-1;',
   'syscall($NH,$host,length$host);',
   'while(@m){my($s,$d,$r)=splice(@m,0,3);mkp($d);syscall($NM,$s,$d,0,4096,0)==0 or die"bind $d: $!\\n";ro($d)if$r}',
