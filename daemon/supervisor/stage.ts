@@ -155,12 +155,12 @@ export const SETUP_OUT = 'setup.out';
  * Debian/Ubuntu system) started in the warm sandbox with the capabilities of its setup shell. It
  * makes the setup FIFOs, says `ready` and waits (and exits, ending the sandbox, when its stdin — the
  * supervisor's pipe — ends: a supervisor killed while its bubblewrap was starting, before
- * --die-with-parent took hold, left the sandbox waiting forever). At launch it reads one line — hostname, then (src,
- * dest, ro) per mount, NUL-separated — and does every step with syscall(): hostname, the storage
- * binds from the stage, read-only remounts (passing the mount's current flags again: in a user
- * namespace the kernel refuses to drop the locked nosuid/nodev/noexec/atime flags, as mount(8)
- * knows), unmount the stage, remove the FIFOs, make the run dir and / read-only; then says
- * `launched` and execs the init (argv after the syscall numbers and paths).
+ * --die-with-parent took hold, left the sandbox waiting forever). At launch it reads one line —
+ * hostname, then (src, dest, ro) per mount, NUL-separated — and does every step with syscall():
+ * hostname, the storage binds from the stage, read-only remounts (passing the mount's current
+ * flags again: in a user namespace the kernel refuses to drop the locked nosuid/nodev/noexec/atime
+ * flags, as mount(8) knows), unmount the stage, remove the FIFOs, make the run dir and / read-only;
+ * then says `launched` and execs the init (argv after the syscall numbers and paths).
  */
 const PERL_SETUP = [
   'my($NM,$NU,$NH,$NK,$stage,$run,@init)=@ARGV;',
