@@ -97,7 +97,7 @@ test('POST /exec where there is no stream (callOnce): a request the agent got an
     });
   });
   await new Promise<void>((r) => server.listen(path, r));
-  const exec = (socket: string, command: string, timeoutMs = 2000) => callOnce<ExecResult>(socket, 'POST', '/exec', opts(command), timeoutMs, (why) => lost(socket, why));
+  const exec = (socket: string, command: string, timeoutMs = 2000) => callOnce<ExecResult>(socket, 'POST', '/exec', opts(command), timeoutMs, (why) => lost(why));
   const is502 = (e: unknown) => e instanceof ApiError && e.status === 502 && e.code === 'agent_lost' && !(e instanceof SupervisorGone);
   try {
     assert.equal((await exec(path, 'ok')).stdout, 'ok');

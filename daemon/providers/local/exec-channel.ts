@@ -23,9 +23,12 @@ export class NoExecStream extends SupervisorGone {}
 const MAX_IN_FLIGHT = 64;
 const READY_TIMEOUT_MS = 10_000;
 
-/** A command written to the agent that it never answered: 502, and nothing may run it again. */
-export const lost = (socket: string, why: string) =>
-  new ApiError(502, 'agent_lost', `the shuttle's exec agent (${socket}) ${why}; the command may or may not have run`);
+/**
+ * A command written to the agent that it never answered: 502, and nothing may run it again. The
+ * message is the API's answer: what happened, not where the daemon keeps its sockets.
+ */
+export const lost = (why: string) =>
+  new ApiError(502, 'agent_lost', `the shuttle's exec agent ${why}; the command may or may not have run`);
 
 /** `v` if it is a well-formed answer: an integer id, then a result object (or null: a ping's) or an error in the error shape. */
 function checked(v: unknown): ExecStreamAnswer | undefined {
@@ -62,9 +65,9 @@ class ExecStream {
         if (this.failed) { sock.destroy(); throw this.failed; }
         (sock as Duplex & { unref?: () => void }).unref?.(); // an idle stream does not keep the daemon (or a test) alive
         this.sock = sock;
-        sock.on('error', (e) => this.fail(lost(socket, `broke off (${e.message})`)));
+        sock.on('error', (e) => this.fail(lost(`broke off (${e.message})`)));
         sock.on('end', () => sock.destroy());
-        sock.on('close', () => this.fail(lost(socket, 'closed its exec stream')));
+        sock.on('close', () => this.fail(lost('closed its exec stream')));
         readLines(sock, head, () => this.maxLine, (line) => this.answer(line));
         return sock;
       },
@@ -80,7 +83,7 @@ class ExecStream {
     // What comes from inside a sandbox is checked before it is used, and nothing in it may throw here.
     let a: ExecStreamAnswer | undefined;
     try { a = checked(JSON.parse(line)); } catch { a = undefined; }
-    if (!a) return void this.fail(lost(this.socket, 'sent a malformed answer'));
+    if (!a) return void this.fail(lost('sent a malformed answer'));
     const p = this.pending.get(a.id);
     if (!p) return;
     this.settle(a.id, p);
@@ -105,7 +108,7 @@ class ExecStream {
     this.onEnd();
     if (!this.sock) this.connecting.abort();
     this.sock?.destroy();
-    const written = e instanceof ApiError ? e : lost(this.socket, `is out of reach (${e.message})`);
+    const written = e instanceof ApiError ? e : lost(`is out of reach (${e instanceof SupervisorGone ? e.reason : e.message})`);
     for (const p of this.pending.values()) { clearTimeout(p.timer); p.reject(written); }
     this.pending.clear();
     for (const wake of this.queue.splice(0)) wake();
@@ -121,7 +124,7 @@ class ExecStream {
     const id = this.next++;
     return new Promise<ExecResult | null>((resolve, reject) => {
       // No answer in time: this command fails (the agent is stuck, or stopped); the others keep theirs.
-      const timer = setTimeout(() => { const p = this.pending.get(id); if (p) { this.settle(id, p); p.reject(lost(this.socket, `did not answer within ${timeoutMs} ms`)); } }, timeoutMs);
+      const timer = setTimeout(() => { const p = this.pending.get(id); if (p) { this.settle(id, p); p.reject(lost(`did not answer within ${timeoutMs} ms`)); } }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       sock.write(`${JSON.stringify({ id, ...body })}\n`);
     });

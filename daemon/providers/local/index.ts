@@ -202,7 +202,7 @@ export class LocalComputeProvider implements ComputeProvider {
     // The agent over its exec stream, or POST /exec where it has none (one started by an older
     // daemon) — either way a command it may have run is never handed to the supervisor (502
     // agent_lost); the supervisor over HTTP.
-    const byHttpOnce = (socket: string) => callOnce<ExecResult>(socket, 'POST', '/exec', options, timeout, (why) => lost(socket, `went away before it answered (${why})`));
+    const byHttpOnce = (socket: string) => callOnce<ExecResult>(socket, 'POST', '/exec', options, timeout, (why) => lost(`went away before it answered (${why})`));
     return this.agentFirst(session, (socket, connection, agent) => (!agent ? call<ExecResult>(socket, 'POST', '/exec', options, timeout)
       : this.streams.exec(socket, connection, options, timeout).catch((e: unknown) => (e instanceof NoExecStream ? byHttpOnce(socket) : Promise.reject(e)))));
   }
