@@ -173,7 +173,7 @@ export class LocalComputeProvider implements ComputeProvider {
         return await this.launchOn(member, req);
       } catch (e) {
         if (e instanceof WarmMemberGone && tries > 1) continue;
-        if (e instanceof SupervisorGone) throw providerUnavailable(e.message);
+        if (e instanceof SupervisorGone) throw providerUnavailable(`cannot start the sandbox: its supervisor went away (${e.reason})`);
         throw e;
       }
     }

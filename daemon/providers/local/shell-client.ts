@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import { ApiError, notFound } from '../../errors';
 import type { ShellSocket, ShellStream } from '../types';
 import { rawBuffer } from './ws-data';
-import { UpgradeRefused, upgradeUnix } from './rpc';
+import { SupervisorGone, UpgradeRefused, upgradeUnix } from './rpc';
 
 class LocalShellStream implements ShellStream {
   private readonly dataListeners: Array<(chunk: Buffer) => void> = [];
@@ -106,7 +106,8 @@ const shellPath = (o: ShellOptions) => {
 /** What a refused shell handshake means to the caller (agentFirst falls back to the supervisor on 404/409). */
 const refused = (status: number | undefined) =>
   status === 404 ? notFound('shell') : new ApiError(409, 'conflict', `shuttle cannot open a shell (${status})`);
-const unreachable = (e: Error) => new ApiError(409, 'conflict', `shuttle is not running: ${e.message}`);
+/** The agent's socket could not be reached (its code, not its message: that names the daemon's paths). */
+const unreachable = (e: NodeJS.ErrnoException) => new ApiError(409, 'conflict', `shuttle is not running: ${e instanceof SupervisorGone ? e.reason : e.code ?? e.message}`);
 
 export function openShellStream(socket: string, options: ShellOptions): Promise<ShellStream> {
   const ws = new WebSocket(`ws+unix://${socket}:${shellPath(options)}`, { perMessageDeflate: false });
