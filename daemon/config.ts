@@ -20,6 +20,8 @@ export interface DaemonConfig {
   sweepIntervalMs: number;
   /** Cap on each of stdout/stderr returned by execute. */
   maxOutputBytes: number;
+  /** Live (pending or running) shuttles one user may have; 0: no cap. */
+  maxLiveShuttlesPerUser: number;
   /** Length of a TTL minute in ms; 60000 except in tests (ONMEMOS_TEST_MINUTE_MS) that need TTLs to pass quickly. */
   minuteMs: number;
   version: string;
@@ -31,6 +33,16 @@ function port(value: string | undefined, fallback: number, name: string): number
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number 0-65535, got "${value}"`);
+  return n;
+}
+
+/** A user's live shuttles by default: each is ~100 MB on local (a supervisor and an agent, both Node). */
+export const DEFAULT_MAX_SHUTTLES_PER_USER = 20;
+
+function count(value: string | undefined, fallback: number, name: string): number {
+  if (value === undefined || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number (0: no limit), got "${value}"`);
   return n;
 }
 
@@ -54,7 +66,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     process.stdout.write(
       'usage: node dist/daemon.js [--home DIR] [--admin-port N] [--public-port N] [--host H] [--admin-host H] [--provider local|gke]\n' +
         'env: ONMEMOS_HOME ONMEMOS_ADMIN_PORT ONMEMOS_PUBLIC_PORT ONMEMOS_HOST ONMEMOS_ADMIN_HOST ONMEMOS_INTERNAL_API_KEY\n' +
-        '     ONMEMOS_PROVIDER AUTO_PROVISION_IDENTITY GCP_PROJECT GKE_REGION GKE_CLUSTER\n',
+        '     ONMEMOS_PROVIDER AUTO_PROVISION_IDENTITY GCP_PROJECT GKE_REGION GKE_CLUSTER ONMEMOS_MAX_SHUTTLES_PER_USER\n',
     );
     process.exit(0);
   }
@@ -75,6 +87,7 @@ export function loadConfig(argv: string[] = process.argv.slice(2), env: NodeJS.P
     gkeCluster: env.GKE_CLUSTER || undefined,
     sweepIntervalMs: Number(env.ONMEMOS_SWEEP_MS ?? 2000),
     maxOutputBytes: Number(env.ONMEMOS_MAX_OUTPUT_BYTES ?? 1024 * 1024),
+    maxLiveShuttlesPerUser: count(env.ONMEMOS_MAX_SHUTTLES_PER_USER, DEFAULT_MAX_SHUTTLES_PER_USER, 'ONMEMOS_MAX_SHUTTLES_PER_USER'),
     minuteMs: Number(env.ONMEMOS_TEST_MINUTE_MS) > 0 ? Number(env.ONMEMOS_TEST_MINUTE_MS) : 60_000,
     version: VERSION,
   };

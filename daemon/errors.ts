@@ -26,7 +26,7 @@ export const forbidden = (message: string) => new ApiError(403, 'forbidden', mes
 export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
 export const conflict = (message: string, details?: unknown) => new ApiError(409, 'conflict', message, details);
 export const tooLarge = (message: string) => new ApiError(413, 'payload_too_large', message);
-export const throttled = (message: string) => new ApiError(429, 'too_many_requests', message);
+export const throttled = (message: string, details?: unknown) => new ApiError(429, 'too_many_requests', message, details);
 export const paymentRequired = (message: string) => new ApiError(402, 'insufficient_credits', message);
 /** The provider cannot do the work here; `message` says what to install or configure. */
 export const providerUnavailable = (message: string, details?: unknown) =>

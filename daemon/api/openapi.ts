@@ -25,7 +25,7 @@ function parameters(schema: ZodType | undefined, where: 'query' | 'path') {
 
 const ERRORS: Record<number, string> = {
   400: 'Invalid request', 401: 'Missing or invalid credentials', 402: 'No credits left', 404: 'Not found (or not yours)',
-  409: 'Conflict', 413: 'Body over 1 MiB', 431: 'Request line and headers over 1 MiB', 429: 'Too many failed authentications', 503: 'Provider unavailable',
+  409: 'Conflict', 413: 'Body over 1 MiB', 431: 'Request line and headers over 1 MiB', 429: 'Too many failed authentications from this address, or (launch) the user\'s live-shuttle limit reached', 503: 'Provider unavailable',
 };
 
 export function openApiDocument(title: string, version: string, mounts: Array<{ prefix: string; routes: RouteDef[] }>) {

@@ -2,7 +2,7 @@
 // sweeps, and reconciliation with the provider after a daemon restart.
 import type { View, Tx, SessionMount, SessionRow, StorageRow, WorkspaceRow } from '../store';
 import type { ExecResult } from '../providers/types';
-import { ApiError, badRequest, conflict, notFound, paymentRequired } from '../errors';
+import { ApiError, badRequest, conflict, notFound, paymentRequired, throttled } from '../errors';
 import { meterSession } from './billing';
 import { newId, now, ownedRow, type ServiceContext } from './context';
 import { storage as storageService } from './storage';
@@ -71,6 +71,105 @@ export function sessions(ctx: ServiceContext) {
     }
   }
 
+  /**
+   * A user's live shuttles are capped (config.maxLiveShuttlesPerUser; 0: no cap): each is a process
+   * tree with two Node processes (~100 MB) on local, a pod on gke, and a runaway script should get
+   * a clear 429 rather than take the machine. Launches still starting count too (until their
+   * pending record does), so concurrent launches cannot pass the cap together. Returns the
+   * reservation's release (idempotent).
+   */
+  const starting = new Map<string, number>();
+  function reserveShuttle(user_id: string): () => void {
+    const limit = ctx.config.maxLiveShuttlesPerUser;
+    if (!limit) return () => undefined;
+    const live = store.data.sessions.filter((s) => s.user_id === user_id && isLive(s)).length + (starting.get(user_id) ?? 0);
+    if (live >= limit) {
+      throw throttled(`this user has ${live} live shuttles, the most allowed; terminate one (DELETE /v1/sessions/{id}) or ask the admin to raise ONMEMOS_MAX_SHUTTLES_PER_USER`, { limit, live });
+    }
+    starting.set(user_id, (starting.get(user_id) ?? 0) + 1);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      const n = (starting.get(user_id) ?? 1) - 1;
+      if (n > 0) starting.set(user_id, n); else starting.delete(user_id);
+    };
+  }
+
+  async function launchReserved(user_id: string, w: WorkspaceRow, b: LaunchRequest, template: ReturnType<typeof findTemplate>, release: () => void): Promise<SessionRow> {
+    await compute.check();
+
+    const session_id = newId('shuttle-', 6);
+    let vault = pickStorage(user_id, w, 'bucket', b.vault_id, b.vault_name);
+    let drive = pickStorage(user_id, w, 'filestore', b.drive_id, b.drive_name);
+    if (b.request_bucket && !b.vault_id && !b.vault_name) {
+      vault = await storage.create(w, { name: `${session_id}-vault`, storage_type: 'bucket', size_gb: b.bucket_size_gb, auto_mount: false, mount_path: '/workspace', access_mode: 'RW' });
+    }
+    if (b.request_persistent_storage && !b.drive_id && !b.drive_name) {
+      drive = await storage.create(w, { name: `${session_id}-drive`, storage_type: 'filestore', size_gb: b.persistent_storage_size_gb, auto_mount: false, mount_path: '/data', access_mode: 'RW' });
+    }
+    const mounts: SessionMount[] = [vault, drive].filter((r): r is StorageRow => !!r)
+      .map((r) => ({ resource_id: r.resource_id, type: r.storage_type, name: r.name, mount_path: r.mount_path, access_mode: r.access_mode }));
+    if (mounts.length === 2 && (mounts[0]!.mount_path === mounts[1]!.mount_path
+      || mounts[0]!.mount_path.startsWith(mounts[1]!.mount_path + '/') || mounts[1]!.mount_path.startsWith(mounts[0]!.mount_path + '/'))) {
+      throw conflict(`vault ${mounts[0]!.name} (${mounts[0]!.mount_path}) and drive ${mounts[1]!.name} (${mounts[1]!.mount_path}) overlap; change one mount_path`);
+    }
+
+    const created = new Date();
+    const row: SessionRow = {
+      session_id, workspace_id: w.workspace_id, user_id, provider: compute.name, template_id: template.id, status: 'pending',
+      k8s_namespace: w.k8s_namespace, pod_name: session_id, mounts, env_keys: Object.keys(b.env), ttl_minutes: b.ttl_minutes,
+      created_at: created.toISOString(), started_at: null, expires_at: new Date(created.getTime() + b.ttl_minutes * ctx.config.minuteMs).toISOString(),
+      ended_at: null, end_reason: null,
+    };
+    // The pending record becomes durable while the sandbox starts (a daemon stopped in between
+    // leaves a sandbox no record names: the provider's orphan sweep at start ends it).
+    const recorded = store.write((_d, tx) => {
+      tx.put('sessions', row);
+      for (const m of mounts) tx.put('session_attachments', { session_id, resource_id: m.resource_id, mount_path: m.mount_path, access_mode: m.access_mode, attached_at: row.created_at, detached_at: null });
+    });
+    // Awaited below; a failure while the sandbox is still starting must not be an unhandled rejection.
+    recorded.catch(() => undefined);
+    release(); // the pending record now counts this shuttle
+    try {
+      await compute.launch({
+        ...sessionRef(row), workspace: workspaceRef(w), template: template, env: b.env, mounts, ttl_minutes: b.ttl_minutes, expires_at: row.expires_at,
+      }, (message) => log.info('launch progress', { session_id, message }));
+      await recorded;
+    } catch (e) {
+      await recorded.catch(() => undefined);
+      await compute.terminate(sessionRef(row)).catch(() => undefined);
+      await store.write((d, tx) => {
+        const r = store.get('sessions', session_id)!;
+        endRecord(d, tx, r, 'failed', `launch failed: ${(e as Error).message}`);
+      });
+      throw e;
+    }
+    // Running: in memory at once, on disk with the next group commit, not awaited. What this
+    // answer says is already durable without it: the pending record is (awaited above) and the
+    // sandbox is up, and a daemon stopped before this lands finds both at its next start and
+    // records the shuttle running then (reconcile). A whole fdatasync (0.5-5 ms here) is off the
+    // launch's path.
+    let r: SessionRow | undefined;
+    const running = store.write((d, tx) => {
+      const row = store.get('sessions', session_id)!;
+      if (row.status === 'pending') { row.status = 'running'; row.started_at = now(); tx.put('sessions', row); }
+      return (r = row);
+    });
+    if (!r) {
+      // Refused before it changed anything (the store is closing): that error is the answer, and
+      // the sandbox that came up for it must not outlive it.
+      r = await running.catch(async (e: unknown): Promise<never> => {
+        await compute.terminate(sessionRef(row)).catch(() => undefined);
+        throw e;
+      });
+    }
+    running.catch((e) => log.warn('recording a shuttle running failed; the next start records it from its live sandbox', { session_id, error: String(e) }));
+    // Terminated while it was starting: the sandbox that just came up must not outlive its record.
+    if (r.status !== 'running') await compute.terminate(sessionRef(r)).catch(() => undefined);
+    return r;
+  }
+
   const service = {
     getOwned,
     list: (filter: { user_id?: string; workspace_id?: string; status?: string }) =>
@@ -82,76 +181,12 @@ export function sessions(ctx: ServiceContext) {
       const user = store.get('users', user_id);
       if (!user) throw notFound('user');
       if (user.credits <= 0) throw paymentRequired('no credits left; ask an admin to add credits (POST /admin/credits/add)');
-      await compute.check();
-
-      const session_id = newId('shuttle-', 6);
-      let vault = pickStorage(user_id, w, 'bucket', b.vault_id, b.vault_name);
-      let drive = pickStorage(user_id, w, 'filestore', b.drive_id, b.drive_name);
-      if (b.request_bucket && !b.vault_id && !b.vault_name) {
-        vault = await storage.create(w, { name: `${session_id}-vault`, storage_type: 'bucket', size_gb: b.bucket_size_gb, auto_mount: false, mount_path: '/workspace', access_mode: 'RW' });
-      }
-      if (b.request_persistent_storage && !b.drive_id && !b.drive_name) {
-        drive = await storage.create(w, { name: `${session_id}-drive`, storage_type: 'filestore', size_gb: b.persistent_storage_size_gb, auto_mount: false, mount_path: '/data', access_mode: 'RW' });
-      }
-      const mounts: SessionMount[] = [vault, drive].filter((r): r is StorageRow => !!r)
-        .map((r) => ({ resource_id: r.resource_id, type: r.storage_type, name: r.name, mount_path: r.mount_path, access_mode: r.access_mode }));
-      if (mounts.length === 2 && (mounts[0]!.mount_path === mounts[1]!.mount_path
-        || mounts[0]!.mount_path.startsWith(mounts[1]!.mount_path + '/') || mounts[1]!.mount_path.startsWith(mounts[0]!.mount_path + '/'))) {
-        throw conflict(`vault ${mounts[0]!.name} (${mounts[0]!.mount_path}) and drive ${mounts[1]!.name} (${mounts[1]!.mount_path}) overlap; change one mount_path`);
-      }
-
-      const created = new Date();
-      const row: SessionRow = {
-        session_id, workspace_id: w.workspace_id, user_id, provider: compute.name, template_id: template.id, status: 'pending',
-        k8s_namespace: w.k8s_namespace, pod_name: session_id, mounts, env_keys: Object.keys(b.env), ttl_minutes: b.ttl_minutes,
-        created_at: created.toISOString(), started_at: null, expires_at: new Date(created.getTime() + b.ttl_minutes * ctx.config.minuteMs).toISOString(),
-        ended_at: null, end_reason: null,
-      };
-      // The pending record becomes durable while the sandbox starts (a daemon stopped in between
-      // leaves a sandbox no record names: the provider's orphan sweep at start ends it).
-      const recorded = store.write((_d, tx) => {
-        tx.put('sessions', row);
-        for (const m of mounts) tx.put('session_attachments', { session_id, resource_id: m.resource_id, mount_path: m.mount_path, access_mode: m.access_mode, attached_at: row.created_at, detached_at: null });
-      });
-      // Awaited below; a failure while the sandbox is still starting must not be an unhandled rejection.
-      recorded.catch(() => undefined);
+      const release = reserveShuttle(user_id);
       try {
-        await compute.launch({
-          ...sessionRef(row), workspace: workspaceRef(w), template: template, env: b.env, mounts, ttl_minutes: b.ttl_minutes, expires_at: row.expires_at,
-        }, (message) => log.info('launch progress', { session_id, message }));
-        await recorded;
-      } catch (e) {
-        await recorded.catch(() => undefined);
-        await compute.terminate(sessionRef(row)).catch(() => undefined);
-        await store.write((d, tx) => {
-          const r = store.get('sessions', session_id)!;
-          endRecord(d, tx, r, 'failed', `launch failed: ${(e as Error).message}`);
-        });
-        throw e;
+        return await launchReserved(user_id, w, b, template, release);
+      } finally {
+        release();
       }
-      // Running: in memory at once, on disk with the next group commit, not awaited. What this
-      // answer says is already durable without it: the pending record is (awaited above) and the
-      // sandbox is up, and a daemon stopped before this lands finds both at its next start and
-      // records the shuttle running then (reconcile). A whole fdatasync (0.5-5 ms here) is off the
-      // launch's path.
-      let r: SessionRow | undefined;
-      const running = store.write((d, tx) => {
-        const row = store.get('sessions', session_id)!;
-        if (row.status === 'pending') { row.status = 'running'; row.started_at = now(); tx.put('sessions', row); }
-        return (r = row);
-      });
-      if (!r) {
-        // Refused before it changed anything (the store is closing): that error is the answer, and
-        // the sandbox that came up for it must not outlive it.
-        r = await running.catch(async (e: unknown): Promise<never> => {
-          await compute.terminate(sessionRef(row)).catch(() => undefined);
-          throw e;
-        });
-      }
-      running.catch((e) => log.warn('recording a shuttle running failed; the next start records it from its live sandbox', { session_id, error: String(e) }));
-      // Terminated while it was starting: the sandbox that just came up must not outlive its record.
-      if (r.status !== 'running') await compute.terminate(sessionRef(r)).catch(() => undefined);
-      return r;
     },
 
     async terminate(s: SessionRow): Promise<void> {

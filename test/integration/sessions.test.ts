@@ -154,3 +154,38 @@ test('no credits left: launching and executing are refused with 402', async () =
   assert.equal((await client.execute(s.id, 'echo ok')).stdout, 'ok\n');
   await client.terminateSession(s.id);
 });
+
+test('a user\'s live shuttles are capped (ONMEMOS_MAX_SHUTTLES_PER_USER): the next launch is 429 saying so and creates nothing; concurrent launches cannot pass the cap together; other users are not affected', async () => {
+  const capped = await startDaemon({ env: { ONMEMOS_MAX_SHUTTLES_PER_USER: '2' } });
+  try {
+    const a = await newUser(capped);
+    const b = await newUser(capped);
+    const ws = a.workspace.workspace_id;
+    // Four at once with none live: exactly two start.
+    const results = await Promise.allSettled(Array.from({ length: 4 }, () => a.client.createSession({ workspace_id: ws })));
+    const started = results.filter((r) => r.status === 'fulfilled').map((r) => (r as PromiseFulfilledResult<{ id: string }>).value);
+    assert.equal(started.length, 2, JSON.stringify(results.map((r) => r.status)));
+    for (const r of results) if (r.status === 'rejected') assert.ok(isApiError(429)(r.reason), String(r.reason));
+    // The refusal says what to do, in the error shape, and creates nothing (not even the vault it asked for).
+    const vaultsBefore = (await a.client.listStorage(ws)).resources.length;
+    const refused = await raw(`${capped.publicUrl}/v1/sessions`, { method: 'POST', headers: { 'x-api-key': a.passport, 'content-type': 'application/json' }, body: JSON.stringify({ workspace_id: ws, request_bucket: true }) });
+    assert.equal(refused.status, 429);
+    assert.equal(refused.json.error.code, 'too_many_requests');
+    assert.match(refused.json.error.message, /2 live shuttles.*terminate one/);
+    assert.deepEqual(refused.json.error.details, { limit: 2, live: 2 });
+    assert.equal((await a.client.listStorage(ws)).resources.length, vaultsBefore);
+    assert.equal((await a.client.listSessions()).sessions.filter((s) => s.status === 'running').length, 2);
+    // Another user has a cap of their own.
+    const other = await b.client.createSession({ workspace_id: b.workspace.workspace_id });
+    assert.equal(other.status, 'running');
+    // Ending one frees a place.
+    await a.client.terminateSession(started[0]!.id);
+    const next = await a.client.createSession({ workspace_id: ws });
+    assert.equal(next.status, 'running');
+    for (const id of [started[1]!.id, next.id]) await a.client.terminateSession(id);
+    await b.client.terminateSession(other.id);
+  } finally {
+    await capped.stop();
+    removeHome(capped.home);
+  }
+});
