@@ -27,7 +27,9 @@ export const StorageType = z.enum(['bucket', 'filestore']);
 export const UserType = z.enum(['free', 'pro', 'enterprise']);
 const Id = z.string().min(1).max(128);
 const Timestamp = z.string();
-const EnvMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and _'), z.string().max(32768))
+/** No NUL: no process argument or environment value can carry one (spawning it fails). */
+const NO_NUL = /^[^\x00]*$/;
+const EnvMap = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'env names are letters, digits and _'), z.string().max(32768).regex(NO_NUL, 'env values cannot contain NUL (\\u0000)'))
   .refine((e) => Object.keys(e).length <= 128, 'at most 128 env variables');
 /** Query-string booleans as the seed SDK sends them ("true"/"false"), or JSON booleans. */
 const QueryBool = z.union([z.boolean(), z.stringbool()]);
@@ -158,7 +160,7 @@ export const SessionList = z.object({ sessions: z.array(Session), count: z.numbe
 export const SessionQuery = z.object({ workspace_id: Id.optional(), status: z.string().max(32).optional() });
 export const Deleted = z.object({ deleted: z.literal(true) });
 
-const Command = z.string().min(1, 'command must not be empty').max(65536);
+const Command = z.string().min(1, 'command must not be empty').max(65536).regex(NO_NUL, 'a command cannot contain NUL (\\u0000)');
 /** Seconds, 1–3600: a JSON number, or decimal digits in a query string (not "0x10", "1e2" or " 5"). */
 const Timeout = z.union([z.number(), z.string().regex(/^[0-9]{1,4}$/, 'timeout must be a whole number of seconds').transform(Number)])
   .pipe(z.number().int().min(1).max(3600));

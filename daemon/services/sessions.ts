@@ -197,6 +197,8 @@ export function sessions(ctx: ServiceContext) {
     async execute(s: SessionRow, command: string, timeout_seconds: number, env?: Record<string, string>): Promise<ExecResult> {
       if (!isLive(s)) throw conflict(`shuttle ${s.session_id} is ${s.status}; launch a new one`);
       if (s.status !== 'running') throw conflict(`shuttle ${s.session_id} is still starting`);
+      // The API's schemas refuse these too; the shell's line protocol comes here directly.
+      if (command.includes('\0') || Object.values(env ?? {}).some((v) => v.includes('\0'))) throw badRequest('a command or env value cannot contain NUL (\\u0000)');
       const user = store.get('users', s.user_id);
       if (!user || user.credits <= 0) throw paymentRequired('no credits left; ask an admin to add credits');
       try {

@@ -195,3 +195,37 @@ test('fuzz: a name longer than its documented maxLength is 400 even when trimmin
   assert.equal(ok.status, 200);
   assert.equal(ok.json.user.name, 'Ada');
 });
+
+test('fuzz: a NUL in a command or env value is 400 saying so, by query, body, launch env and the shell\'s line protocol (was 500: "args[1] must be a string without null bytes")', async () => {
+  const { client, passport, workspace } = await newUser(d);
+  const s = await client.createSession({ workspace_id: workspace.workspace_id });
+  const headers = { 'x-api-key': passport, 'content-type': 'application/json' };
+  try {
+    const byQuery = await raw(`${d.publicUrl}/v1/sessions/${s.id}/execute?command=${encodeURIComponent('echo a\0b')}`, { method: 'POST', headers: { 'x-api-key': passport } });
+    assertErrorShape(byQuery, 400, 'invalid_request');
+    assert.match(byQuery.json.error.message, /NUL/);
+    const byBody = await raw(`${d.publicUrl}/v1/sessions/${s.id}/execute`, { method: 'POST', headers, body: JSON.stringify({ command: 'echo a\u0000b' }) });
+    assertErrorShape(byBody, 400, 'invalid_request');
+    const envValue = await raw(`${d.publicUrl}/v1/sessions/${s.id}/execute`, { method: 'POST', headers, body: JSON.stringify({ command: 'echo $X', env: { X: 'a\u0000b' } }) });
+    assertErrorShape(envValue, 400, 'invalid_request');
+    const launch = await raw(`${d.publicUrl}/v1/sessions`, { method: 'POST', headers, body: JSON.stringify({ workspace_id: workspace.workspace_id, env: { X: 'a\u0000b' } }) });
+    assertErrorShape(launch, 400, 'invalid_request');
+    // The OpenAPI document says so (the fuzzer then generates commands that can run).
+    const spec = (await raw(`${d.publicUrl}/openapi.json`)).json;
+    const body = spec.paths['/v1/sessions/{session_id}/execute'].post.requestBody.content['application/json'].schema;
+    const command = body.properties?.command ?? body.anyOf?.find((x: any) => x.properties)?.properties.command;
+    assert.ok(command.pattern && !new RegExp(command.pattern).test('a\0b') && new RegExp(command.pattern).test('ls -la'), JSON.stringify(command));
+    // The line protocol goes around the schemas: an error message, and the shell stays usable.
+    const { openWs } = await import('../helpers/ws');
+    const sh = await openWs(`${d.publicUrl.replace(/^http/, 'ws')}/v1/sessions/${s.id}/shell?passport=${passport}`);
+    sh.send(JSON.stringify({ type: 'command', command: 'echo a\u0000b' }));
+    sh.send(JSON.stringify({ type: 'command', command: 'echo fine' }));
+    await sh.waitFor(() => sh.messages.some((m) => m.type === 'output' && m.content === 'fine\n'), 'the next command');
+    const error = sh.messages.find((m) => m.type === 'error');
+    assert.match(error?.content ?? '', /NUL/);
+    sh.ws.close();
+    assert.equal((await client.execute(s.id, 'echo ok')).stdout, 'ok\n');
+  } finally {
+    await client.terminateSession(s.id);
+  }
+});
