@@ -59,7 +59,10 @@ export function explainError(what: string, e: unknown): Explained {
       case 413:
         return { message: `${what} failed: too large (${detail}).` };
       case 429:
-        return { message: `${what} failed: the daemon is throttling requests. Wait a moment and try again.` };
+        // The live-shuttle cap says what to do (waiting does not help); failed authentications do pass.
+        return (e.details as { limit?: unknown } | undefined)?.limit !== undefined
+          ? { message: `${what} failed: ${detail}.` }
+          : { message: `${what} failed: the daemon is throttling requests. Wait a moment and try again.` };
       case 503:
         return { message: `${what} failed: the provider is unavailable (${detail}). Check the daemon log.`, action: { title: 'Show Daemon Log', command: 'onmemos.daemon.showLog' } };
       default:

@@ -64,6 +64,10 @@ test('errors name what happened and what to do', () => {
   assert.equal(explainError('Refresh', unreachable).action?.command, 'onmemos.daemon.start');
   assert.equal(explainError('Launch', new OnMemOSApiError(401, 'unauthorized', 'bad passport')).action?.command, 'onmemos.passport.set');
   assert.ok(!isConnectionError(new OnMemOSApiError(0, 'aborted', 'cancelled')));
+  const capped = explainError('Launch a shuttle', new OnMemOSApiError(429, 'too_many_requests', 'this user has 20 live shuttles, the most allowed; terminate one (DELETE /v1/sessions/{id})', { limit: 20, live: 20 }));
+  assert.match(capped.message, /20 live shuttles.*terminate one/);
+  assert.doesNotMatch(capped.message, /Wait a moment/);
+  assert.match(explainError('Refresh', new OnMemOSApiError(429, 'too_many_requests', 'too many failed authentications', { retry_after_seconds: 30 })).message, /Wait a moment/);
 });
 
 test('settings and the daemon ready line', () => {
