@@ -88,6 +88,9 @@ export function attachShellEndpoint(server: Server, deps: ShellDeps) {
       const pty = protocols.includes(PTY_SUBPROTOCOL) || url.searchParams.get('mode') === 'pty';
       if (pty && deps.services.ctx.compute.connectShell) return spliceShell(req, socket as Socket, head, url, session, protocols.includes(PTY_SUBPROTOCOL), reqId);
       wss.handleUpgrade(req, socket, head, (ws) => {
+        // A client's protocol error (a text frame that is not UTF-8, a message over the limit): ws
+        // closes with 1007/1009 after this event, which without a listener would end the daemon.
+        ws.on('error', (e) => deps.log.info('shell protocol error', { req_id: reqId, session_id, error: e.message }));
         heartbeat(ws, HEARTBEAT_MS);
         deps.log.info('shell opened', { req_id: reqId, session_id, mode: pty ? 'pty' : 'line', url: redactUrl(req.url ?? '') });
         ws.on('close', (code) => deps.log.info('shell closed', { req_id: reqId, session_id, code }));

@@ -361,6 +361,10 @@ export function serveShells(server: Server, current: () => Shells | undefined, o
     const rows = Number(url.searchParams.get('rows')) || 24;
     const heartbeatMs = Number(url.searchParams.get('heartbeat_ms')) || 0;
     wss.handleUpgrade(req, sock, head, (ws) => {
+      // A client's protocol error (a text frame that is not UTF-8, a message over the limit; the
+      // daemon splices clients' frames through unread): ws closes with 1007/1009 after this event,
+      // which without a listener would end this agent and every shell of the shuttle with it.
+      ws.on('error', () => undefined);
       if (heartbeatMs > 0) heartbeat(ws, heartbeatMs);
       try { shells.open(ws, { cols, rows }, attach); } catch (err) {
         ws.send(JSON.stringify({ type: 'error', message: String((err as Error).message) }));
