@@ -208,6 +208,10 @@ export function sessions(ctx: ServiceContext) {
           await end(s, 'failed', 'sandbox is gone');
           throw conflict(`shuttle ${s.session_id} has ended (its sandbox is gone)`);
         }
+        // Ended (terminated, expired) while the command ran: that is what happened to it, not a
+        // lost agent (the 502 its broken exec stream gave).
+        const after = store.get('sessions', s.session_id);
+        if (after && !isLive(after)) throw conflict(`shuttle ${s.session_id} was ${after.status === 'terminated' ? 'terminated' : `ended (${after.status})`} while the command ran`);
         throw e;
       }
     },

@@ -189,3 +189,14 @@ test('a user\'s live shuttles are capped (ONMEMOS_MAX_SHUTTLES_PER_USER): the ne
     removeHome(capped.home);
   }
 });
+
+test('a command running when its shuttle is terminated answers 409 saying so (not a 502 about a lost agent); the terminate answers 200', async () => {
+  const { client, workspace } = await newUser(d);
+  const s = await client.createSession({ workspace_id: workspace.workspace_id });
+  const running = client.execute(s.id, 'sleep 5; echo never', { timeout_seconds: 20 });
+  running.catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 300));
+  await client.terminateSession(s.id);
+  await assert.rejects(running, (e: unknown) => e instanceof OnMemOSApiError && e.status === 409 && /was terminated while the command ran/.test(e.message));
+  await assert.rejects(client.execute(s.id, 'true'), isApiError(409));
+});
