@@ -6,6 +6,7 @@ import type { Logger } from '../log';
 import type { Services } from '../services';
 import type { SessionRow } from '../store';
 import { ApiError } from '../errors';
+import { isLive } from '../services/sessions';
 
 const COMMAND_TIMEOUT_S = 300;
 
@@ -17,6 +18,16 @@ export function runLineProtocol(ws: WebSocket, session: SessionRow, deps: { serv
   let queue = Promise.resolve();
   send('output', `Connected to shuttle ${session.session_id} (${session.provider})`);
   send('prompt', '$ ');
+  // The shuttle ending (terminated, expired, its sandbox gone) ends the shell: the client is told
+  // why at once, not at its next command.
+  const ended = (row: SessionRow) => {
+    send('error', `shuttle ${row.session_id} ${row.status === 'terminated' ? 'was terminated' : `has ended (${row.status}: ${row.end_reason ?? 'no reason'})`}`);
+    ws.close(1000, 'shuttle ended');
+  };
+  const now = services.ctx.store.get('sessions', session.session_id);
+  if (now && !isLive(now)) return ended(now); // ended while the handshake was answered
+  const unwatch = services.sessions.watchEnd(session.session_id, ended);
+  ws.on('close', unwatch);
 
   ws.on('message', (data, isBinary) => {
     if (isBinary) return send('error', 'binary frames need the onmemos.pty.v1 subprotocol');

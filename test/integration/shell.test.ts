@@ -284,3 +284,20 @@ test('a daemon stopping with a spliced shell open ends it and exits promptly', a
     removeHome(sd.home);
   }
 });
+
+test('a shuttle that ends ends its shells at once: the line protocol says why and closes (1000), a terminal gets exit 137', async () => {
+  const { client, passport, s } = await shuttle();
+  const base = `${wsBase()}/v1/sessions/${s.id}/shell?passport=${passport}`;
+  const line = await openWs(base);
+  await line.waitFor(() => line.messages.some((m) => m.type === 'prompt'), 'the prompt');
+  const pty = await openWs(base, { protocols: [PTY_SUBPROTOCOL] });
+  await pty.waitFor(() => pty.messages.some((m) => m.type === 'hello'), 'hello');
+  await client.terminateSession(s.id);
+  // Before: the line shell stayed open, silent, until its next command.
+  const closed = await Promise.race([line.closed, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
+  assert.deepEqual(closed, { code: 1000, reason: 'shuttle ended' });
+  assert.match(line.messages.at(-1)?.content ?? '', /was terminated/);
+  await pty.waitFor(() => pty.messages.some((m) => m.type === 'exit' && m.code === 137), 'exit 137');
+  // A line shell opened on an ended shuttle is refused before the upgrade, as before.
+  await assert.rejects(openWs(base), (e: unknown) => [404, 409].includes((e as { status?: number }).status ?? 0));
+});
