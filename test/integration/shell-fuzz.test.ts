@@ -80,8 +80,9 @@ test(`shells: random frames on both protocols leave the daemon up, its log free 
     assert.equal((await u.client.execute(s.id, 'echo ok')).stdout, 'ok\n');
     await u.client.terminateSession(s.id);
   } finally {
-    assert.equal(await d.stop(), 0, 'a clean shutdown (store verified)');
-    removeHome(d.home);
+    const code = await d.stop();
+    removeHome(d.home); // first: a failed assertion must not leave its shuttles running
+    assert.equal(code, 0, 'a clean shutdown (store verified)');
   }
 });
 
@@ -116,7 +117,8 @@ test('a protocol error from a client (a text frame that is not UTF-8, a message 
     assert.equal((await u.client.execute(s.id, 'echo ok')).stdout, 'ok\n');
     await u.client.terminateSession(s.id);
   } finally {
-    assert.equal(await d.stop(), 0, 'a clean shutdown');
+    const code = await d.stop();
     removeHome(d.home);
+    assert.equal(code, 0, 'a clean shutdown');
   }
 });
