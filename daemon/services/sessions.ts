@@ -63,11 +63,11 @@ export function sessions(ctx: ServiceContext) {
     // The record first: the kernel tearing a sandbox down slows the journal's fdatasync (1.1-1.4
     // against 0.4-0.6 ms). A daemon stopped in between leaves a sandbox no live record names: the
     // provider's orphan sweep ends it at the next start (and its supervisor at its TTL).
-    await store.write((d, tx) => {
+    const ended = await store.write((d, tx) => {
       const row = store.get('sessions', s.session_id);
       if (row) endRecord(d, tx, row, status, reason);
+      return row;
     });
-    const ended = store.get('sessions', s.session_id);
     const watchers = endWatchers.get(s.session_id);
     endWatchers.delete(s.session_id);
     if (ended && watchers) for (const w of watchers) w(ended);
