@@ -35,8 +35,12 @@ export interface LoginConfig {
   env: Record<string, string>;
 }
 
+/** How long after a command the pool is topped up while a prepared shell is left (see refillSoon). */
+const REFILL_DELAY_MS = 100;
+
 export class LoginShellPool {
   private ready: Prepared[] = [];
+  private refillTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private config: LoginConfig,
@@ -95,13 +99,30 @@ export class LoginShellPool {
       return null;
     }
     // Refill once this command is done: a new login shell starting would compete with it for CPU.
-    s.child.once('exit', () => setImmediate(() => this.fill()));
+    s.child.once('exit', () => this.refillSoon());
     const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}\n`).join('');
     s.child.stdin!.end(`${s.preface}${exports}\0${command}\0`);
     return s;
   }
 
+  /**
+   * Top the pool up after a command. While a prepared shell is left, a little later (REFILL_DELAY_MS):
+   * a login shell starting (fork of this process, bash, /etc/profile: ~3 ms of CPU) would otherwise
+   * compete with the command's answer on its way to the caller, and with the caller's next request.
+   * With none left, at once.
+   */
+  private refillSoon(): void {
+    if (this.ready.length && this.refillTimer) return;
+    clearTimeout(this.refillTimer);
+    this.refillTimer = undefined;
+    if (!this.ready.length) return void setImmediate(() => this.fill());
+    this.refillTimer = setTimeout(() => { this.refillTimer = undefined; this.fill(); }, REFILL_DELAY_MS);
+    this.refillTimer.unref();
+  }
+
   close(): void {
+    clearTimeout(this.refillTimer);
+    this.refillTimer = undefined;
     for (const s of this.ready) s.child.kill('SIGKILL');
     this.ready = [];
   }

@@ -160,7 +160,10 @@ export const SETUP_OUT = 'setup.out';
  * hostname, the storage binds from the stage, read-only remounts (passing the mount's current
  * flags again: in a user namespace the kernel refuses to drop the locked nosuid/nodev/noexec/atime
  * flags, as mount(8) knows), unmount the stage, remove the FIFOs, make the run dir and / read-only;
- * then says `launched` and execs the init (argv after the syscall numbers and paths).
+ * then says `launched` and execs the init (argv after the syscall numbers and paths) at the lowest
+ * priority (nice 19): the init only reaps, and its start (setpriv, sh, a `sleep`: ~3 ms of CPU) then
+ * waits for an idle core instead of competing with the launch's answer and first command. Nothing
+ * else inherits it: the agent, and every command and shell it starts, was started before.
  */
 const PERL_SETUP = [
   'my($NM,$NU,$NH,$NK,$stage,$run,@init)=@ARGV;',
@@ -182,7 +185,7 @@ const PERL_SETUP = [
   'syscall($NH,$host,length$host);',
   'while(@m){my($s,$d,$r)=splice(@m,0,3);mkp($d);syscall($NM,$s,$d,0,4096,0)==0 or die"bind $d: $!\\n";ro($d)if$r}',
   'syscall($NU,$stage,2)==0 or die"umount $stage: $!\\n";unlink($fi,$fo);ro($run);ro("/");',
-  'syswrite($out,"launched\\n");print"launched\\n";open(STDIN,"<","/dev/null");exec{$init[0]}@init;die"exec $init[0]: $!\\n"',
+  'syswrite($out,"launched\\n");print"launched\\n";open(STDIN,"<","/dev/null");setpriority(0,0,19);exec{$init[0]}@init;die"exec $init[0]: $!\\n"',
 ].join('');
 
 const sortedMounts = (mounts: SessionMount[]) => [...mounts].sort((a, b) => a.dest.split('/').length - b.dest.split('/').length);

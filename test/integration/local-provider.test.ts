@@ -96,6 +96,12 @@ for (const mode of ['bwrap', 'unshare'] as const) {
       assert.match(agent.stdout, /^CapEff:\s+0+\nCapEff:\s+0+\n(CapEff:\s+0+\n)*$/, agent.stdout);
     });
 
+    it('runs the init at the lowest priority, and the agent and what it starts at the normal one', async () => {
+      // (this machine has perl: the one-process setup, which lowers the init before it becomes it)
+      const r = await run('for p in 1 $(pgrep -o -x onmemos-agent) $$; do ps -o ni= -p $p; done; sleep 0.1 & ps -o ni= -p $!');
+      assert.deepEqual(r.stdout.split('\n').map((l) => l.trim()), ['19', '0', '0', '0', ''], r.stdout + r.stderr);
+    });
+
     it('has a private /tmp and a private home', async () => {
       const marker = `onmemos-host-marker-${process.pid}`;
       writeFileSync(join('/tmp', marker), 'host');
