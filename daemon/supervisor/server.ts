@@ -154,6 +154,9 @@ async function doLaunch(req: LaunchRequest): Promise<Health> {
   }
 }
 
+/** How long after POST /adopt arrived the shuttle is taken on (see route). */
+const ADOPT_DELAY_MS = 50;
+
 /** POST /adopt: the shuttle the daemon launched on this member's warm sandbox (see activatedElsewhere). */
 function doAdopt(body: { launch?: LaunchRequest; started_at?: string }): Health {
   const req = body.launch;
@@ -241,7 +244,15 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const key = `${req.method} ${url.pathname}`;
   if (key === 'GET /health') return send(res, 200, health());
   if (key === 'POST /launch') return send(res, 200, await doLaunch(await readJson<LaunchRequest>(req)));
-  if (key === 'POST /adopt') return send(res, 200, doAdopt(await readJson<{ launch?: LaunchRequest; started_at?: string }>(req)));
+  if (key === 'POST /adopt') {
+    const body = await readJson<{ launch?: LaunchRequest; started_at?: string }>(req);
+    // Nothing waits for this answer on a launch's path (the daemon answered the launch once the
+    // request was sent; its own later requests here wait for it): taken on a moment later, this
+    // process's first run of the code (~3 ms of CPU, measured) does not compete with the launch's
+    // answer and the shuttle's first command on a busy machine.
+    await new Promise((r) => setTimeout(r, ADOPT_DELAY_MS));
+    return send(res, 200, doAdopt(body));
+  }
   if (key === 'POST /exit' && status === 'idle') {
     send(res, 200, { ok: true });
     return void shutdown('exit requested');
