@@ -37,10 +37,13 @@ export interface LoginConfig {
 
 /** How long after a command the pool is topped up while a prepared shell is left (see refillSoon). */
 const REFILL_DELAY_MS = 100;
+/** A command this soon after the one before is part of a burst (a script's commands): its refill is not put off. */
+const BURST_MS = 250;
 
 export class LoginShellPool {
   private ready: Prepared[] = [];
   private refillTimer: NodeJS.Timeout | undefined;
+  private lastTakeAt = 0;
 
   constructor(
     private config: LoginConfig,
@@ -99,25 +102,30 @@ export class LoginShellPool {
       return null;
     }
     // Refill once this command is done: a new login shell starting would compete with it for CPU.
-    s.child.once('exit', () => this.refillSoon());
+    const burst = Date.now() - this.lastTakeAt < BURST_MS;
+    this.lastTakeAt = Date.now();
+    s.child.once('exit', () => this.refillSoon(burst));
     const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}\n`).join('');
     s.child.stdin!.end(`${s.preface}${exports}\0${command}\0`);
     return s;
   }
 
   /**
-   * Top the pool up after a command. While a prepared shell is left, a little later (REFILL_DELAY_MS):
-   * a login shell starting (fork of this process, bash, /etc/profile: ~3 ms of CPU) would otherwise
-   * compete with the command's answer on its way to the caller, and with the caller's next request.
-   * With none left, at once.
+   * Top the pool up after a command. After a lone command, while a prepared shell is left, a little
+   * later (REFILL_DELAY_MS): a login shell starting (fork of this process, bash, /etc/profile: ~3 ms
+   * of CPU) would otherwise compete with the command's answer on its way to the caller, and with the
+   * caller's next request. In a burst of commands, or with none left, at once: the next command
+   * must find a shell that is up.
    */
-  private refillSoon(): void {
-    if (this.ready.length && this.refillTimer) return;
+  private refillSoon(burst: boolean): void {
+    if (!burst && this.ready.length) {
+      this.refillTimer ??= setTimeout(() => { this.refillTimer = undefined; this.fill(); }, REFILL_DELAY_MS);
+      this.refillTimer.unref();
+      return;
+    }
     clearTimeout(this.refillTimer);
     this.refillTimer = undefined;
-    if (!this.ready.length) return void setImmediate(() => this.fill());
-    this.refillTimer = setTimeout(() => { this.refillTimer = undefined; this.fill(); }, REFILL_DELAY_MS);
-    this.refillTimer.unref();
+    setImmediate(() => this.fill());
   }
 
   close(): void {

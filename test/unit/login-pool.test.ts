@@ -18,39 +18,41 @@ function waiting(): number {
 
 const exited = (s: Spawned) => new Promise<void>((r) => (s.child.exitCode !== null ? r() : s.child.once('exit', () => r())));
 const turn = () => new Promise((r) => setImmediate(r));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('login shell pool', () => {
   const home = mkdtempSync(join(tmpdir(), 'onmemos-login-pool-'));
-  const pool = new LoginShellPool({ cwd: home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home } }, 2);
+  const pool = new LoginShellPool({ cwd: home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home } }, 3);
   after(() => {
     pool.close();
     rmSync(home, { recursive: true, force: true });
   });
 
-  it('tops up a little after a command while a shell is left, and at once when none is', async () => {
+  async function run(command: string, expect: string): Promise<void> {
+    const s = pool.take(command, {});
+    assert.ok(s, 'a prepared shell');
+    await exited(s);
+    await turn();
+    assert.equal(s.out.text(), expect);
+  }
+
+  it('tops up a little after a lone command, and at once in a burst of commands', async () => {
     pool.fill();
+    assert.equal(waiting(), 3);
+
+    // A lone command, prepared shells left: no login shell starts right behind its answer...
+    await run('echo one', 'one\n');
+    assert.equal(waiting(), 2, 'not refilled at once after a lone command');
+    // ...but a moment later.
+    await sleep(400);
+    assert.equal(waiting(), 3, 'refilled after the delay');
+
+    // Two commands back to back: the second is part of a burst, and its refill does not wait (the
+    // next command of a script must find a shell that is up).
+    await sleep(400);
+    await run('echo two', 'two\n');
     assert.equal(waiting(), 2);
-
-    const first = pool.take('echo one', {});
-    assert.ok(first);
-    await exited(first);
-    await turn();
-    assert.equal(first.out.text(), 'one\n');
-    // One prepared shell is left: no login shell starts right behind the command's answer.
-    assert.equal(waiting(), 1, 'not refilled at once while one is left');
-
-    const second = pool.take('echo two', {});
-    assert.ok(second);
-    await exited(second);
-    await turn();
-    assert.equal(second.out.text(), 'two\n');
-    // None left: the next command must not wait for a login shell to start.
-    assert.equal(waiting(), 2, 'refilled at once when empty');
-
-    const third = pool.take('echo three', {});
-    assert.ok(third);
-    await exited(third);
-    await new Promise((r) => setTimeout(r, 400));
-    assert.equal(waiting(), 2, 'refilled after the delay');
+    await run('echo three', 'three\n');
+    assert.equal(waiting(), 3, 'refilled at once in a burst, a prepared shell still left');
   });
 });
