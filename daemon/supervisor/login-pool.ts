@@ -102,8 +102,9 @@ export class LoginShellPool {
       return null;
     }
     // Refill once this command is done: a new login shell starting would compete with it for CPU.
-    const burst = Date.now() - this.lastTakeAt < BURST_MS;
-    this.lastTakeAt = Date.now();
+    const at = Date.now();
+    const burst = at - this.lastTakeAt < BURST_MS;
+    this.lastTakeAt = at;
     s.child.once('exit', () => this.refillSoon(burst));
     const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}\n`).join('');
     s.child.stdin!.end(`${s.preface}${exports}\0${command}\0`);
@@ -119,8 +120,7 @@ export class LoginShellPool {
    */
   private refillSoon(burst: boolean): void {
     if (!burst && this.ready.length) {
-      this.refillTimer ??= setTimeout(() => { this.refillTimer = undefined; this.fill(); }, REFILL_DELAY_MS);
-      this.refillTimer.unref();
+      if (!this.refillTimer) this.refillTimer = setTimeout(() => { this.refillTimer = undefined; this.fill(); }, REFILL_DELAY_MS).unref();
       return;
     }
     clearTimeout(this.refillTimer);

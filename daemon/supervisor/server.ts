@@ -20,6 +20,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { fail, HttpError, readJson, send } from './http';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { MountOp } from '../providers/local/mounts';
 import { MAX_SOCKET_PATH, poolDir, sandboxDir, SOCKET_NAME, STATE_NAME, storageRoot as storageRootOf } from '../providers/local/paths';
 import { pidAlive } from '../providers/local/pool';
@@ -250,7 +251,7 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // request was sent; its own later requests here wait for it): taken on a moment later, this
     // process's first run of the code (~3 ms of CPU, measured) does not compete with the launch's
     // answer and the shuttle's first command on a busy machine.
-    await new Promise((r) => setTimeout(r, ADOPT_DELAY_MS));
+    await delay(ADOPT_DELAY_MS);
     return send(res, 200, doAdopt(body));
   }
   if (key === 'POST /exit' && status === 'idle') {

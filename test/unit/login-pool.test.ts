@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 import { LoginShellPool } from '../../daemon/supervisor/login-pool';
 import type { Spawned } from '../../daemon/supervisor/exec';
 
@@ -17,8 +18,6 @@ function waiting(): number {
 }
 
 const exited = (s: Spawned) => new Promise<void>((r) => (s.child.exitCode !== null ? r() : s.child.once('exit', () => r())));
-const turn = () => new Promise((r) => setImmediate(r));
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('login shell pool', () => {
   const home = mkdtempSync(join(tmpdir(), 'onmemos-login-pool-'));
