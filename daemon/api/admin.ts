@@ -3,6 +3,7 @@ import * as S from './schemas';
 import { route, withStatus, type RouteDef } from './http';
 import { presentPassport, presentResource, presentSession, presentUser, presentWorkspace } from './present';
 import type { Services } from '../services';
+import { isLive } from '../services/context';
 import { badRequest } from '../errors';
 
 export function adminRoutes(svc: Services): RouteDef[] {
@@ -80,7 +81,7 @@ export function adminRoutes(svc: Services): RouteDef[] {
         const d = store.data;
         return gc({
           workspace_ids: d.workspaces.map((w) => w.workspace_id),
-          session_ids: d.sessions.filter((s) => s.status === 'running' || s.status === 'pending').map((s) => s.session_id),
+          session_ids: d.sessions.filter(isLive).map((s) => s.session_id),
           resource_ids: d.storage_resources.map((r) => r.resource_id),
         }, body?.dry_run ?? true);
       } }),

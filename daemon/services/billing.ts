@@ -3,7 +3,7 @@
 import type { View, Tx, UserRow, SessionRow, CreditTxRow } from '../store';
 import { badRequest, notFound } from '../errors';
 import { findTemplate } from './templates';
-import { newId, now, type ServiceContext } from './context';
+import { isLive, newId, now, type ServiceContext } from './context';
 
 /** New users start with a grant so a first shuttle works before anyone buys credits. */
 export const SIGNUP_GRANT: Record<UserRow['user_type'], number> = { free: 10, pro: 100, enterprise: 1000 };
@@ -70,7 +70,7 @@ export function billing(ctx: ServiceContext) {
       const sessions = store.data.sessions.filter((s) => s.user_id === user_id);
       return {
         user_id, credits: u.credits, total_added: round(added), total_charged: round(charged), usage_seconds: seconds,
-        sessions: sessions.length, active_sessions: sessions.filter((s) => s.status === 'running' || s.status === 'pending').length,
+        sessions: sessions.length, active_sessions: sessions.filter(isLive).length,
       };
     },
     usage(user_id?: string) {

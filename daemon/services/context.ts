@@ -1,7 +1,7 @@
 // What every service gets: built once in main.ts (config → store → providers → services → apps).
 import type { DaemonConfig } from '../config';
 import type { Logger } from '../log';
-import type { RowOf, Store } from '../store';
+import type { RowOf, SessionRow, Store } from '../store';
 import { notFound } from '../errors';
 import type { ComputeProvider, StorageProvider } from '../providers/types';
 import type { TokenService } from '../auth/tokens';
@@ -26,6 +26,9 @@ export interface ServiceContext {
 }
 
 /** The row with primary key `key` if it belongs to `user_id`, else a 404 that does not reveal whether it exists. */
+/** A shuttle that holds (or is about to hold) a sandbox: pending or running. */
+export const isLive = (s: Pick<SessionRow, 'status'>) => s.status === 'running' || s.status === 'pending';
+
 export function ownedRow<T extends 'workspaces' | 'sessions' | 'storage_resources'>(store: Store, table: T, key: string, user_id: string, what: string): RowOf<T> {
   const row = store.get(table, key);
   if (!row || row.user_id !== user_id) throw notFound(what);

@@ -4,12 +4,11 @@ import type { View, Tx, SessionMount, SessionRow, StorageRow, WorkspaceRow } fro
 import type { ExecResult } from '../providers/types';
 import { ApiError, badRequest, conflict, notFound, paymentRequired, throttled } from '../errors';
 import { meterSession } from './billing';
-import { newId, now, ownedRow, type ServiceContext } from './context';
+import { isLive, newId, now, ownedRow, type ServiceContext } from './context';
 import { storage as storageService } from './storage';
 import { findTemplate } from './templates';
 import { workspaceRef } from './workspaces';
 
-export const isLive = (s: SessionRow) => s.status === 'running' || s.status === 'pending';
 export const sessionRef = (s: SessionRow) => ({ session_id: s.session_id, sandbox_name: s.pod_name, namespace: s.k8s_namespace });
 
 export interface LaunchRequest {

@@ -3,7 +3,7 @@
 import type { View, StorageRow, WorkspaceRow } from '../store';
 import type { AccessMode, StorageType } from '../providers/types';
 import { conflict, notFound } from '../errors';
-import { newId, now, ownedRow, type ServiceContext } from './context';
+import { isLive, newId, now, ownedRow, type ServiceContext } from './context';
 import { workspaceRef } from './workspaces';
 
 const defaultKey = (t: StorageType) => (t === 'bucket' ? 'bucket_id' : 'filestore_id') as 'bucket_id' | 'filestore_id';
@@ -13,7 +13,7 @@ export function isDefault(r: StorageRow, w: WorkspaceRow | undefined): boolean {
 }
 
 export function liveAttachments(d: View, resource_id: string): string[] {
-  const live = new Set(d.sessions.filter((s) => s.status === 'running' || s.status === 'pending').map((s) => s.session_id));
+  const live = new Set(d.sessions.filter(isLive).map((s) => s.session_id));
   return d.session_attachments.filter((a) => a.resource_id === resource_id && !a.detached_at && live.has(a.session_id)).map((a) => a.session_id);
 }
 

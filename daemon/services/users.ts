@@ -3,7 +3,7 @@ import type { PassportRow, UserRow } from '../store';
 import { badRequest, conflict, notFound, unauthorized } from '../errors';
 import { newPassportSecret, sha256, PASSPORT_PREFIX } from '../auth/keys';
 import { applyCredit, SIGNUP_GRANT } from './billing';
-import { newId, now, type ServiceContext } from './context';
+import { isLive, newId, now, type ServiceContext } from './context';
 
 export type PassportState = 'active' | 'revoked' | 'expired';
 
@@ -53,7 +53,7 @@ export function users(ctx: ServiceContext) {
     /** Delete a user with everything they own. Refused (409) while they have live shuttles. */
     async remove(user_id: string, deleteStorage: (resourceIds: string[]) => Promise<void>) {
       get(user_id);
-      const live = store.data.sessions.filter((s) => s.user_id === user_id && (s.status === 'running' || s.status === 'pending'));
+      const live = store.data.sessions.filter((s) => s.user_id === user_id && isLive(s));
       if (live.length) throw conflict(`user has ${live.length} live shuttle(s); terminate them first`, { session_ids: live.map((s) => s.session_id) });
       await deleteStorage(store.data.storage_resources.filter((r) => r.user_id === user_id).map((r) => r.resource_id));
       await store.write((d, tx) => {

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { WorkspaceRow } from '../store';
 import type { WorkspaceRef } from '../providers/types';
 import { conflict, notFound } from '../errors';
-import { newId, now, ownedRow, type ServiceContext } from './context';
+import { isLive, newId, now, ownedRow, type ServiceContext } from './context';
 
 export const KSA_NAME = 'onmemos-shuttle';
 
@@ -53,7 +53,7 @@ export function workspaces(ctx: ServiceContext) {
     },
     async remove(id: string, deleteStorage: (resourceIds: string[]) => Promise<void>) {
       const w = getAny(id);
-      const live = store.data.sessions.filter((s) => s.workspace_id === id && (s.status === 'running' || s.status === 'pending'));
+      const live = store.data.sessions.filter((s) => s.workspace_id === id && isLive(s));
       if (live.length) throw conflict(`workspace has ${live.length} live shuttle(s); terminate them first`, { session_ids: live.map((s) => s.session_id) });
       await deleteStorage(store.data.storage_resources.filter((r) => r.workspace_id === id).map((r) => r.resource_id));
       await ctx.storage.deleteWorkspace(workspaceRef(w));

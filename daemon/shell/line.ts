@@ -6,7 +6,7 @@ import type { Logger } from '../log';
 import type { Services } from '../services';
 import type { SessionRow } from '../store';
 import { ApiError } from '../errors';
-import { isLive } from '../services/sessions';
+import { isLive } from '../services/context';
 
 const COMMAND_TIMEOUT_S = 300;
 
