@@ -5,8 +5,9 @@
 //     then waits on its stdin, the only process with capabilities in the sandbox's user namespace.
 //  2. activate(hostname, mounts): the per-session setup (hostname, storage binds from the stage,
 //     unmount the stage, make / and the agent's socket dir read-only), then the init, with every
-//     capability dropped and no_new_privs (`setpriv`). Done by a perl process that is already
-//     waiting (stage.ts perlSetupArgv) where perl is there, else by the setup shell, a program per step.
+//     capability dropped and no_new_privs. Done by a perl process that is already waiting (stage.ts
+//     perlSetupArgv) where perl is there, which then drops its privileges itself and stays as the
+//     init; else by the setup shell, a program per step, which execs `setpriv` and a `sh` loop (INIT).
 //     The perl process takes its line from a FIFO in the run dir, so the daemon can also activate a
 //     warm sandbox directly (providers/local/direct.ts); the supervisor then sees `launched` here.
 // Ptys (and the fallback exec path) enter with `nsenter` + `setpriv`, so root inside cannot remount
@@ -39,6 +40,7 @@ export interface SandboxConfig {
 const DROP_ARGS = ['--nnp', '--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all'];
 const drop = (setpriv: string) => `${shq(setpriv)} ${DROP_ARGS.join(' ')} --`;
 
+/** The init the setup shell execs where there is no perl. */
 const INIT = ['/bin/sh', '-c', 'trap "" HUP INT TERM; while :; do sleep 86400 & wait $!; done'];
 const READY_TIMEOUT_MS = 15_000;
 
@@ -56,7 +58,7 @@ export class Sandbox {
     /** Its start time, read while it is known to be that process (see startTime). */
     readonly initStart: string | undefined,
   ) {
-    this.oneProcess = !!perlSetupArgv(cfg.tools.perl, []);
+    this.oneProcess = !!perlSetupArgv(cfg.tools.perl);
     proc.on('exit', () => {
       this.exited = true;
       for (const w of this.exitWaiters.splice(0)) w();
@@ -82,7 +84,7 @@ export class Sandbox {
   /** The setup shell's script once its mounts are in place (both modes). */
   private static tail(cfg: SandboxConfig): string {
     const d = drop(cfg.tools.setpriv);
-    const perl = perlSetupArgv(cfg.tools.perl, [cfg.tools.setpriv, ...DROP_ARGS, '--', ...INIT]);
+    const perl = perlSetupArgv(cfg.tools.perl);
     return [
       cfg.agent ? `${d} ${shq(cfg.agent.node)} ${shq(cfg.agent.script)} --agent ${AGENT_SOCKET_INSIDE}${cfg.agent.pty ? ` --pty ${shq(cfg.agent.pty)}` : ''} </dev/null >/dev/null 2>&1 &` : ':',
       // perl says `ready` itself, once its FIFOs are there.

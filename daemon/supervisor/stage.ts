@@ -137,8 +137,10 @@ export function shadowsInside(dest: string): boolean {
   return d === INSIDE || d.startsWith(`${INSIDE}/`) || INSIDE.startsWith(d === '/' ? '/' : `${d}/`);
 }
 
-/** mount, umount2, sethostname and mknodat syscall numbers where the one-process setup knows them. */
-const SYSCALLS: Partial<Record<NodeJS.Architecture, [number, number, number, number]>> = { x64: [165, 166, 170, 259], arm64: [40, 39, 161, 33] };
+/** mount, umount2, sethostname, mknodat, prctl and capset syscall numbers where the one-process setup knows them. */
+const SYSCALLS: Partial<Record<NodeJS.Architecture, [number, number, number, number, number, number]>> = {
+  x64: [165, 166, 170, 259, 157, 126], arm64: [40, 39, 161, 33, 167, 91],
+};
 
 /**
  * The two FIFOs of the one-process setup, in the sandbox's run dir (host side: `<scratch>/run/`),
@@ -159,14 +161,20 @@ export const SETUP_OUT = 'setup.out';
  * hostname, then (src, dest, ro) per mount, NUL-separated — and does every step with syscall():
  * hostname, the storage binds from the stage, read-only remounts (passing the mount's current
  * flags again: in a user namespace the kernel refuses to drop the locked nosuid/nodev/noexec/atime
- * flags, as mount(8) knows), unmount the stage, remove the FIFOs, make the run dir and / read-only;
- * then says `launched` and execs the init (argv after the syscall numbers and paths) at the lowest
- * priority (nice 19): the init only reaps, and its start (setpriv, sh, a `sleep`: ~3 ms of CPU) then
- * waits for an idle core instead of competing with the launch's answer and first command. Nothing
- * else inherits it: the agent, and every command and shell it starts, was started before.
+ * flags, as mount(8) knows), unmount the stage, remove the FIFOs, make the run dir and / read-only.
+ * Then it gives up every privilege as `setpriv --nnp --bounding-set=-all --inh-caps=-all
+ * --ambient-caps=-all` and an exec would (no_new_privs; the bounding set, ambient and, by capset,
+ * inheritable, permitted and effective sets emptied; then /proc/self/status is checked for all of
+ * it: any doubt ends the sandbox instead of launching it), says `launched`, and stays as the
+ * sandbox's PID 1 ("onmemos-init"): it ignores HUP, INT and TERM as the old `sh` loop did and reaps
+ * whatever is left to it, at the lowest priority (nice 19). Being the init itself, rather than
+ * exec'ing setpriv, then `sh`, then a `sleep` (~3 ms of CPU at every launch, running while the
+ * launch's answer and first command need the cores: paced cycles 0.7-1.9 ms faster in an
+ * interleaved A/B), nothing starts at launch. Nothing inherits the nice value: the agent, and every
+ * command and shell it starts, was started before.
  */
 const PERL_SETUP = [
-  'my($NM,$NU,$NH,$NK,$stage,$run,@init)=@ARGV;',
+  'my($NM,$NU,$NH,$NK,$NP,$NC,$stage,$run)=@ARGV;',
   `my($fi,$fo)=("$run/${SETUP_IN}","$run/${SETUP_OUT}");`,
   'for($fi,$fo){unlink$_;syscall($NK,-100,$_,4480,0)==0 or die"mkfifo $_: $!\\n"}',
   'open(my$in,"+<",$fi)or die"$fi: $!\\n";open(my$out,"+<",$fo)or die"$fo: $!\\n";',
@@ -178,14 +186,23 @@ const PERL_SETUP = [
   'while(<$fh>){my@x=split/ /;next unless dec($x[4])eq$t;$f=0;$f|=($F{$_}//0)for split/,/,$x[5]}close$fh;$f}',
   'sub ro{my$t=shift;my$f=flags($t)|1|32;syscall($NM,$t,$t,0,$f|4096,0)==0 or($t eq"/"and syscall($NM,$t,$t,0,$f,0)==0)or die"read-only $t: $!\\n"}',
   'sub mkp{my$p="";for(grep{length}split m{/},shift){$p.="/$_";mkdir$p}}',
+  // prctl: PR_SET_NO_NEW_PRIVS (38), PR_CAPBSET_DROP (24) of each capability up to the kernel's last
+  // (EINVAL, 22, past it), PR_CAP_AMBIENT (47) CLEAR_ALL (4); capset v3 (0x20080522) with all sets 0.
+  'sub nopriv{syscall($NP,38,1,0,0,0)==0 or die"no_new_privs: $!\\n";',
+  'for my$c(0..63){syscall($NP,24,$c,0,0,0)==0 or($!+0==22&&$c>0&&last)or die"bounding set: $!\\n"}',
+  'syscall($NP,47,4,0,0,0)==0 or die"ambient capabilities: $!\\n";',
+  'my($h,$d)=(pack("LL",0x20080522,0),pack("L6",(0)x6));syscall($NC,$h,$d)==0 or die"capset: $!\\n";',
+  'open(my$fh,"<","/proc/self/status")or die"status: $!\\n";my$st=do{local$/;<$fh>};close$fh;',
+  'for(qw(CapInh CapPrm CapEff CapBnd CapAmb)){$st=~/^$_:\\s*0+$/m or die"$_ is not empty\\n"}$st=~/^NoNewPrivs:\\s*1$/m or die"no_new_privs is not set\\n"}',
   // Wait for the line, or for stdin (the supervisor's pipe, never written in this mode) to end: the
   // supervisor is gone, and a warm sandbox nobody can launch must not wait forever.
   'for(;;){my$r="";vec($r,fileno($in),1)=1;vec($r,0,1)=1;select($r,undef,undef,undef)>0 or next;last if vec($r,fileno($in),1);exit 1}',
   'my$l=<$in>;defined$l or exit 1;chomp$l;my($host,@m)=split/\\0/,$l,-1;',
   'syscall($NH,$host,length$host);',
   'while(@m){my($s,$d,$r)=splice(@m,0,3);mkp($d);syscall($NM,$s,$d,0,4096,0)==0 or die"bind $d: $!\\n";ro($d)if$r}',
-  'syscall($NU,$stage,2)==0 or die"umount $stage: $!\\n";unlink($fi,$fo);ro($run);ro("/");',
-  'syswrite($out,"launched\\n");print"launched\\n";open(STDIN,"<","/dev/null");setpriority(0,0,19);exec{$init[0]}@init;die"exec $init[0]: $!\\n"',
+  'syscall($NU,$stage,2)==0 or die"umount $stage: $!\\n";unlink($fi,$fo);ro($run);ro("/");nopriv();close$in;',
+  'syswrite($out,"launched\\n");print"launched\\n";close$out;open(STDIN,"<","/dev/null");setpriority(0,0,19);',
+  '$0="onmemos-init";$SIG{$_}="IGNORE"for qw(HUP INT TERM);for(;;){waitpid(-1,0)>0 or select(undef,undef,undef,1)}',
 ].join('');
 
 const sortedMounts = (mounts: SessionMount[]) => [...mounts].sort((a, b) => a.dest.split('/').length - b.dest.split('/').length);
@@ -197,11 +214,11 @@ export function setupLine(hostname: string, mounts: SessionMount[]): string {
   return `${fields.join('\0')}\n`;
 }
 
-/** argv of the one-process setup (which becomes `init` once the session is set up), when `perl` is there and this architecture's syscall numbers are known. */
-export function perlSetupArgv(perl: string | undefined, init: string[]): string[] | undefined {
+/** argv of the one-process setup (which stays as the sandbox's init once the session is set up), when `perl` is there and this architecture's syscall numbers are known. */
+export function perlSetupArgv(perl: string | undefined): string[] | undefined {
   const nr = SYSCALLS[process.arch];
   if (!perl || !nr) return undefined;
-  return [perl, '-e', PERL_SETUP, '--', ...nr.map(String), STAGE, RUN, ...init];
+  return [perl, '-e', PERL_SETUP, '--', ...nr.map(String), STAGE, RUN];
 }
 
 /**

@@ -352,7 +352,7 @@ function isSupervisorOrSandbox(pid: number): boolean {
   if (!pid) return false;
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-    return /supervisor|bwrap|unshare|sleep|\/bin\/sh/.test(cmd);
+    return /supervisor|bwrap|unshare|sleep|\/bin\/sh|onmemos-init/.test(cmd);
   } catch {
     return false;
   }
