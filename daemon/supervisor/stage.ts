@@ -169,8 +169,8 @@ export const SETUP_OUT = 'setup.out';
  * sandbox's PID 1 ("onmemos-init"): it ignores HUP, INT and TERM as the old `sh` loop did and reaps
  * whatever is left to it, at the lowest priority (nice 19). Being the init itself, rather than
  * exec'ing setpriv, then `sh`, then a `sleep` (~3 ms of CPU at every launch, running while the
- * launch's answer and first command need the cores: paced cycles 0.7-1.9 ms faster in an
- * interleaved A/B), nothing starts at launch. Nothing inherits the nice value: the agent, and every
+ * launch's answer and first command need the cores: paced cycles 1.3-2.0 ms faster in five of six
+ * interleaved A/B runs), nothing starts at launch. Nothing inherits the nice value: the agent, and every
  * command and shell it starts, was started before.
  */
 const PERL_SETUP = [
