@@ -14,7 +14,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { shq } from '../providers/local/mounts';
 import { SESSION_KEYS } from './env';
-import { spawnCaptured, type Spawned } from './exec';
+import { DRAIN_MS, spawnCaptured, type Spawned } from './exec';
 
 /**
  * Reads two NUL-terminated strings from stdin — exports, then the command — and runs the command in
@@ -102,11 +102,17 @@ export class LoginShellPool {
       setImmediate(() => this.fill());
       return null;
     }
-    // Refill once this command is done: a new login shell starting would compete with it for CPU.
+    // Refill once this command is done, its answer included: a new login shell starting would
+    // compete with it for CPU, and its spawn (a fork of this process) would hold the answer back.
+    // The answer goes when the shell has exited and its output ended ('close'), or DRAIN_MS after
+    // the exit while a background job still holds the output (collect).
     const at = Date.now();
     const burst = at - this.lastTakeAt < BURST_MS;
     this.lastTakeAt = at;
-    s.child.once('exit', () => this.refillSoon(burst));
+    let refilled = false;
+    const refill = () => { if (!refilled) { refilled = true; this.refillSoon(burst); } };
+    s.child.once('close', refill);
+    s.child.once('exit', () => setTimeout(refill, DRAIN_MS).unref());
     const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}\n`).join('');
     s.child.stdin!.end(`${s.preface}${exports}\0${command}\0`);
     return s;

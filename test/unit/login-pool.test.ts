@@ -17,7 +17,8 @@ function waiting(): number {
   return out.split('\n').filter((l) => l.includes('__onmemos_env')).length;
 }
 
-const exited = (s: Spawned) => new Promise<void>((r) => (s.child.exitCode !== null ? r() : s.child.once('exit', () => r())));
+/** The command is done: its shell exited and its output ended (when the agent sends the answer). */
+const done = (s: Spawned) => new Promise<void>((r) => s.child.once('close', () => r()));
 
 describe('login shell pool', () => {
   const home = mkdtempSync(join(tmpdir(), 'onmemos-login-pool-'));
@@ -30,7 +31,7 @@ describe('login shell pool', () => {
   async function run(command: string, expect: string): Promise<void> {
     const s = pool.take(command, {});
     assert.ok(s, 'a prepared shell');
-    await exited(s);
+    await done(s);
     await turn();
     assert.equal(s.out.text(), expect);
   }
@@ -53,5 +54,18 @@ describe('login shell pool', () => {
     assert.equal(waiting(), 2);
     await run('echo three', 'three\n');
     assert.equal(waiting(), 3, 'refilled at once in a burst, a prepared shell still left');
+  });
+
+  it('tops up after a command whose background job keeps its output open', async () => {
+    await sleep(400);
+    assert.equal(waiting(), 3);
+    const s = pool.take('sleep 3 & echo bg', {});
+    assert.ok(s);
+    await new Promise<void>((r) => s.child.once('exit', () => r()));
+    // The answer goes DRAIN_MS after the exit (collect); the shell's output closes only in 3 s.
+    await sleep(400);
+    assert.equal(waiting(), 3, 'refilled while the background job still holds the output');
+    s.child.stdout.destroy();
+    s.child.stderr.destroy();
   });
 });
