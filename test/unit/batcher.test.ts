@@ -22,8 +22,11 @@ test('a chunk after a quiet moment leaves at the end of this turn; chunks of one
 
 test('while output streams, chunks gather up to holdMs or maxBytes', async () => {
   const frames: Buffer[] = [];
-  // a generous stream gap: a loaded machine may take more than the default 5 ms between two turns
-  const b = new Batcher((f) => frames.push(f), { maxBytes: 16 << 10, holdMs: 20, gapMs: 10_000 });
+  // A generous stream gap and hold: a loaded machine (the unit tier runs four files at once, with
+  // real bash processes) may take more than the default 5 ms between two turns, and once took more
+  // than a 20 ms hold between a push and the next turn (the frame had left: 2 frames, not 1).
+  const HOLD = 400;
+  const b = new Batcher((f) => frames.push(f), { maxBytes: 16 << 10, holdMs: HOLD, gapMs: 10_000 });
   b.push(Buffer.alloc(4096, 1)); // a full pty read
   await turn();
   assert.equal(frames.length, 1);
@@ -31,7 +34,7 @@ test('while output streams, chunks gather up to holdMs or maxBytes', async () =>
   await turn();
   assert.equal(frames.length, 1, 'held: the last frame was a full read, moments ago');
   b.push(Buffer.alloc(1000, 3));
-  await ms(40);
+  await ms(HOLD + 100);
   assert.equal(frames.length, 2, 'left after holdMs');
   assert.equal(frames[1]!.length, 2000);
   // a stream at full speed leaves in maxBytes frames at once, not on a timer
@@ -42,7 +45,7 @@ test('while output streams, chunks gather up to holdMs or maxBytes', async () =>
   b.push(Buffer.from('tail'));
   b.flush();
   assert.equal(frames[3]!.toString(), 'tail', 'flush sends at once (before an exit event)');
-  await ms(40);
+  await ms(HOLD + 100);
   assert.equal(frames.length, 4, 'nothing sent twice, nothing empty');
 });
 
