@@ -48,6 +48,8 @@ export class LoginShellPool {
   constructor(
     private config: LoginConfig,
     private readonly size = 2,
+    /** How long a lone command's refill waits (REFILL_DELAY_MS; a test on a loaded machine wants more room). */
+    private readonly refillDelayMs = REFILL_DELAY_MS,
   ) {}
 
   /**
@@ -127,7 +129,7 @@ export class LoginShellPool {
    */
   private refillSoon(burst: boolean): void {
     if (!burst && this.ready.length) {
-      if (!this.refillTimer) this.refillTimer = setTimeout(() => { this.refillTimer = undefined; this.fill(); }, REFILL_DELAY_MS).unref();
+      if (!this.refillTimer) this.refillTimer = setTimeout(() => { this.refillTimer = undefined; this.fill(); }, this.refillDelayMs).unref();
       return;
     }
     clearTimeout(this.refillTimer);

@@ -22,7 +22,10 @@ const done = (s: Spawned) => new Promise<void>((r) => s.child.once('close', () =
 
 describe('login shell pool', () => {
   const home = mkdtempSync(join(tmpdir(), 'onmemos-login-pool-'));
-  const pool = new LoginShellPool({ cwd: home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home } }, 3);
+  // A lone command's refill waits 1 s here (100 ms in the agent): "not at once" must hold even if
+  // this loaded machine stalls the test between the command and its check.
+  const DELAY = 1000;
+  const pool = new LoginShellPool({ cwd: home, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home } }, 3, DELAY);
   after(() => {
     pool.close();
     rmSync(home, { recursive: true, force: true });
@@ -44,7 +47,7 @@ describe('login shell pool', () => {
     await run('echo one', 'one\n');
     assert.equal(waiting(), 2, 'not refilled at once after a lone command');
     // ...but a moment later.
-    await sleep(400);
+    await sleep(DELAY + 400);
     assert.equal(waiting(), 3, 'refilled after the delay');
 
     // Two commands back to back: the second is part of a burst, and its refill does not wait (the
@@ -59,13 +62,14 @@ describe('login shell pool', () => {
   it('tops up after a command whose background job keeps its output open', async () => {
     await sleep(400);
     assert.equal(waiting(), 3);
-    const s = pool.take('sleep 3 & echo bg', {});
+    const s = pool.take('sleep 5 & echo bg', {});
     assert.ok(s);
     await new Promise<void>((r) => s.child.once('exit', () => r()));
-    // The answer goes DRAIN_MS after the exit (collect); the shell's output closes only in 3 s.
-    await sleep(400);
+    // The answer goes DRAIN_MS after the exit (collect); the shell's output closes only in 5 s.
+    await sleep(DELAY + 400);
     assert.equal(waiting(), 3, 'refilled while the background job still holds the output');
     s.child.stdout.destroy();
     s.child.stderr.destroy();
+    try { process.kill(-s.child.pid!, 'SIGKILL'); } catch { /* its group is gone */ } // the background sleep
   });
 });
