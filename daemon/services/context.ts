@@ -25,10 +25,10 @@ export interface ServiceContext {
     Promise<{ dry_run: boolean; orphans: unknown[]; deleted: number; errors: string[] }>;
 }
 
-/** The row with primary key `key` if it belongs to `user_id`, else a 404 that does not reveal whether it exists. */
 /** A shuttle that holds (or is about to hold) a sandbox: pending or running. */
 export const isLive = (s: Pick<SessionRow, 'status'>) => s.status === 'running' || s.status === 'pending';
 
+/** The row with primary key `key` if it belongs to `user_id`, else a 404 that does not reveal whether it exists. */
 export function ownedRow<T extends 'workspaces' | 'sessions' | 'storage_resources'>(store: Store, table: T, key: string, user_id: string, what: string): RowOf<T> {
   const row = store.get(table, key);
   if (!row || row.user_id !== user_id) throw notFound(what);

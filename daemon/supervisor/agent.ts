@@ -24,7 +24,7 @@ import { readFileSync, unlinkSync, watch, type FSWatcher } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { fail, HttpError, readJson, send } from './http';
-import { collect, execLimits, runExec } from './exec';
+import { execLimits, runExec } from './exec';
 import { baseEnv, sandboxUser } from './env';
 import { agentTerms, loadPty, serveShells, Shells } from './shells';
 import { EXEC_STREAM_PATH, serveExecStream } from './exec-stream';
@@ -75,8 +75,8 @@ export function runAgent(socket: string, ptyDir?: string): void {
     if (typeof r?.command !== 'string') throw new HttpError(400, 'invalid_request', 'command must be a string');
     const limits = execLimits(r);
     const started = performance.now();
-    const prepared = pool.take(r.command, r.env ?? {});
-    if (prepared) return collect(prepared, limits, started);
+    const prepared = pool.run(limits, r.env ?? {}, started);
+    if (prepared) return prepared;
     return runExec({ file: '/bin/bash', args: ['-lc', r.command], cwd: c.cwd }, limits, { ...c.env, ...(r.env ?? {}) });
   };
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -121,8 +121,7 @@ export function runAgent(socket: string, ptyDir?: string): void {
     setImmediate(() => { try { loadPty(ptyDir); } catch { /* terminals() says so */ } });
     // Warm this module's command path (take a prepared shell, collect it; the pool refills after)
     // before a session's first command needs it: a fresh process runs it twice as slowly.
-    const warm = pool.take('true', {});
-    if (warm) void collect(warm, { command: 'true', timeout_seconds: 5, max_output_bytes: 1024 }, performance.now());
+    void pool.run({ command: 'true', timeout_seconds: 5, max_output_bytes: 1024 }, {}, performance.now());
   });
   // PID 1 of the sandbox dying takes us along; SIGTERM (none is expected) ends us cleanly.
   process.on('SIGTERM', () => process.exit(0));

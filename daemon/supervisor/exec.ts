@@ -10,7 +10,7 @@ import type { ExecResult } from '../providers/types';
 import { TIMEOUT_EXIT_CODE, type ExecRequest } from './protocol';
 
 /** After the command's shell exits, wait this long for background holders of its pipes. */
-export const DRAIN_MS = 50;
+const DRAIN_MS = 50;
 
 /** Host pids of every descendant of `pid` (needs /proc/<pid>/task/<tid>/children). */
 export function descendants(pid: number, out: number[] = []): number[] {

@@ -14,7 +14,9 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { shq } from '../providers/local/mounts';
 import { SESSION_KEYS } from './env';
-import { DRAIN_MS, spawnCaptured, type Spawned } from './exec';
+import { collect, spawnCaptured, type Spawned } from './exec';
+import type { ExecRequest } from './protocol';
+import type { ExecResult } from '../providers/types';
 
 /**
  * Reads two NUL-terminated strings from stdin — exports, then the command — and runs the command in
@@ -89,10 +91,18 @@ export class LoginShellPool {
   }
 
   /**
-   * A prepared login shell now running `command` (with `env` exported first), or null when none
-   * fits: the caller then spawns `bash -lc` itself.
+   * `req.command` (with `env` exported first) in a prepared login shell, its result collected, or
+   * null when none fits: the caller then spawns `bash -lc` itself. The pool is topped up once the
+   * result is ready, so that a new login shell's spawn (a fork of this process) and start do not
+   * hold back the answer (refillSoon runs before the caller's continuation, and defers the spawn).
    */
-  take(command: string, env: Record<string, string>): Spawned | null {
+  run(req: ExecRequest, env: Record<string, string>, started: number): Promise<ExecResult> | null {
+    const taken = this.take(req.command, env);
+    return taken && collect(taken.shell, req, started).finally(() => this.refillSoon(taken.burst));
+  }
+
+  /** A prepared login shell now running `command`, and whether it comes in a burst; null when none fits. */
+  private take(command: string, env: Record<string, string>): { shell: Spawned; burst: boolean } | null {
     if (command.includes('\0') || Object.keys(env).some((k) => !ENV_NAME.test(k))) return null;
     const signature = this.signature();
     let s: Prepared | undefined;
@@ -104,20 +114,12 @@ export class LoginShellPool {
       setImmediate(() => this.fill());
       return null;
     }
-    // Refill once this command is done, its answer included: a new login shell starting would
-    // compete with it for CPU, and its spawn (a fork of this process) would hold the answer back.
-    // The answer goes when the shell has exited and its output ended ('close'), or DRAIN_MS after
-    // the exit while a background job still holds the output (collect).
     const at = Date.now();
     const burst = at - this.lastTakeAt < BURST_MS;
     this.lastTakeAt = at;
-    let refilled = false;
-    const refill = () => { if (!refilled) { refilled = true; this.refillSoon(burst); } };
-    s.child.once('close', refill);
-    s.child.once('exit', () => setTimeout(refill, DRAIN_MS).unref());
     const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shq(v)}\n`).join('');
     s.child.stdin!.end(`${s.preface}${exports}\0${command}\0`);
-    return s;
+    return { shell: s, burst };
   }
 
   /**

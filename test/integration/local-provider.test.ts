@@ -29,6 +29,10 @@ function hostProcessesMatching(text: string): string[] {
   return execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(text));
 }
 
+/** The sandbox init's capability sets and no_new_privs, and what they read when it holds no privilege. */
+const INIT_PRIVILEGES = 'grep -E "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)" /proc/1/status';
+const NO_PRIVILEGES = String.raw`CapInh:\s+0+\nCapPrm:\s+0+\nCapEff:\s+0+\nCapBnd:\s+0+\nCapAmb:\s+0+\nNoNewPrivs:\s+1\n`;
+
 for (const mode of ['bwrap', 'unshare'] as const) {
   describe(`local provider (${mode})`, () => {
     let home: string;
@@ -95,8 +99,8 @@ for (const mode of ['bwrap', 'unshare'] as const) {
       // (a process the agent is forking at that instant shares its name; it holds no capabilities either)
       assert.match(agent.stdout, /^CapEff:\s+0+\nCapEff:\s+0+\n(CapEff:\s+0+\n)*$/, agent.stdout);
       // The init (PID 1; with perl, the setup process that stays as "onmemos-init") holds none of any kind either.
-      const init = await run('cat /proc/1/comm; grep -E "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)" /proc/1/status');
-      assert.match(init.stdout, /^onmemos-init\nCapInh:\s+0+\nCapPrm:\s+0+\nCapEff:\s+0+\nCapBnd:\s+0+\nCapAmb:\s+0+\nNoNewPrivs:\s+1\n$/, init.stdout);
+      const init = await run(`cat /proc/1/comm; ${INIT_PRIVILEGES}`);
+      assert.match(init.stdout, new RegExp(`^onmemos-init\\n${NO_PRIVILEGES}$`), init.stdout);
     });
 
     it('runs the init at the lowest priority, and the agent and what it starts at the normal one', async () => {
@@ -263,8 +267,8 @@ describe('local provider: a fresh shuttle from the warm pool', () => {
       assert.match(fs.stderr, /directory .\/probe.: Read-only file system/);
       assert.match(fs.stderr, /\/run\/onmemos\/run\/x': Read-only file system/);
       // Whichever setup made it, the sandbox's init holds no privilege.
-      const init = await provider.execute(s, { command: 'grep -E "^(CapInh|CapPrm|CapEff|CapBnd|CapAmb|NoNewPrivs)" /proc/1/status', timeout_seconds: 10, max_output_bytes: 4096 });
-      assert.match(init.stdout, /^CapInh:\s+0+\nCapPrm:\s+0+\nCapEff:\s+0+\nCapBnd:\s+0+\nCapAmb:\s+0+\nNoNewPrivs:\s+1\n$/, init.stdout);
+      const init = await provider.execute(s, { command: INIT_PRIVILEGES, timeout_seconds: 10, max_output_bytes: 4096 });
+      assert.match(init.stdout, new RegExp(`^${NO_PRIVILEGES}$`), init.stdout);
       return { s, out };
     } finally {
       await provider.terminate(s);

@@ -8,7 +8,6 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { setImmediate as turn, setTimeout as sleep } from 'node:timers/promises';
 import { LoginShellPool } from '../../daemon/supervisor/login-pool';
-import type { Spawned } from '../../daemon/supervisor/exec';
 
 /** Prepared login shells of this process that have not been given a command yet (they wait in `read`). */
 function waiting(): number {
@@ -17,8 +16,8 @@ function waiting(): number {
   return out.split('\n').filter((l) => l.includes('__onmemos_env')).length;
 }
 
-/** The command is done: its shell exited and its output ended (when the agent sends the answer). */
-const done = (s: Spawned) => new Promise<void>((r) => s.child.once('close', () => r()));
+/** A command as the agent runs it: what the pool answers (null: no prepared shell). */
+const exec = (pool: LoginShellPool, command: string) => pool.run({ command, timeout_seconds: 10, max_output_bytes: 4096 }, {}, performance.now());
 
 describe('login shell pool', () => {
   const home = mkdtempSync(join(tmpdir(), 'onmemos-login-pool-'));
@@ -32,11 +31,11 @@ describe('login shell pool', () => {
   });
 
   async function run(command: string, expect: string): Promise<void> {
-    const s = pool.take(command, {});
-    assert.ok(s, 'a prepared shell');
-    await done(s);
+    const answer = exec(pool, command);
+    assert.ok(answer, 'a prepared shell');
+    const r = await answer;
     await turn();
-    assert.equal(s.out.text(), expect);
+    assert.equal(r.stdout, expect);
   }
 
   it('tops up a little after a lone command, and at once in a burst of commands', async () => {
@@ -62,14 +61,12 @@ describe('login shell pool', () => {
   it('tops up after a command whose background job keeps its output open', async () => {
     await sleep(400);
     assert.equal(waiting(), 3);
-    const s = pool.take('sleep 5 & echo bg', {});
-    assert.ok(s);
-    await new Promise<void>((r) => s.child.once('exit', () => r()));
-    // The answer goes DRAIN_MS after the exit (collect); the shell's output closes only in 5 s.
+    const answer = exec(pool, 'sleep 5.25 & echo bg');
+    assert.ok(answer);
+    // The answer is ready DRAIN_MS after the exit (collect); the shell's output closes only in 5 s.
+    await answer;
     await sleep(DELAY + 400);
     assert.equal(waiting(), 3, 'refilled while the background job still holds the output');
-    s.child.stdout.destroy();
-    s.child.stderr.destroy();
-    try { process.kill(-s.child.pid!, 'SIGKILL'); } catch { /* its group is gone */ } // the background sleep
+    try { execFileSync('pkill', ['-f', '^sleep 5.25$']); } catch { /* gone */ } // the background job
   });
 });
