@@ -30,6 +30,8 @@ export function descendants(pid: number, out: number[] = []): number[] {
 
 /** SIGKILL a process group and every descendant of its leader (also those that left the group). */
 export function killTree(pid: number): void {
+  // No pid (a spawn that failed): -0 would be this process's own group.
+  if (!(pid > 0)) return;
   const all = descendants(pid);
   try { process.kill(-pid, 'SIGKILL'); } catch { /* group gone */ }
   for (const p of [pid, ...all]) {
@@ -73,6 +75,27 @@ export interface Command {
   args: string[];
   /** Working directory of the spawn itself (nsenter sets the sandbox one with --wdns). */
   cwd?: string;
+  /**
+   * Entering the sandbox from the host (Sandbox.enter): the spawn runs with this fixed environment,
+   * and the command's own environment goes on fd 3, to be applied inside once privileges are gone.
+   */
+  entry?: { env: Record<string, string>; fd3: string };
+}
+
+/** stdio, env and the fd-3 write for spawning `cmd` with `env` (see Command.entry). */
+export function spawnParts(cmd: Command, env: Record<string, string>, stdin: 'ignore' | 'pipe') {
+  const stdio: Array<'ignore' | 'pipe'> = cmd.entry ? [stdin, 'pipe', 'pipe', 'pipe'] : [stdin, 'pipe', 'pipe'];
+  return {
+    stdio,
+    env: cmd.entry ? cmd.entry.env : env,
+    /** Call with the spawned child: hands it the command's environment on fd 3 (nothing without an entry). */
+    handOver(child: { stdio: ReadonlyArray<unknown> }): void {
+      const fd3 = child.stdio[3] as Writable | null | undefined;
+      if (!cmd.entry || !fd3) return;
+      fd3.on('error', () => undefined); // exited before reading it: its exit says so
+      fd3.end(cmd.entry.fd3);
+    },
+  };
 }
 
 /** A spawned command with its output already being captured (see LoginShellPool: spawned early). */
@@ -83,7 +106,9 @@ export interface Spawned {
 }
 
 export function spawnCaptured(cmd: Command, env: Record<string, string>, maxOutputBytes: number, stdin: 'ignore' | 'pipe' = 'ignore'): Spawned {
-  const child = spawn(cmd.file, cmd.args, { stdio: [stdin, 'pipe', 'pipe'], detached: true, env, cwd: cmd.cwd }) as Spawned['child'];
+  const parts = spawnParts(cmd, env, stdin);
+  const child = spawn(cmd.file, cmd.args, { stdio: parts.stdio, detached: true, env: parts.env, cwd: cmd.cwd }) as Spawned['child'];
+  parts.handOver(child);
   const out = new Capture(maxOutputBytes);
   const err = new Capture(maxOutputBytes);
   child.stdout.on('data', (d: Buffer) => out.push(d));

@@ -20,6 +20,7 @@ import { bwrapMountArgs, shq, unshareScript, type MountOp } from '../providers/l
 import { AGENT_SOCKET_INSIDE } from './protocol';
 import { perlSetupArgv, sessionLines, SETUP_IN, setupLine, type SessionMount } from './stage';
 import type { SandboxMode, Tools } from './protocol';
+import type { Command } from './exec';
 
 export interface SandboxConfig {
   mode: SandboxMode;
@@ -38,6 +39,19 @@ export interface SandboxConfig {
 
 /** setpriv's arguments that drop every capability (bounding, inheritable, ambient) and set no_new_privs. */
 const DROP_ARGS = ['--nnp', '--bounding-set=-all', '--inh-caps=-all', '--ambient-caps=-all'];
+/**
+ * The whole environment of a host-side process that enters the sandbox (nsenter, then setpriv while
+ * it still holds privileges): a user's env must never reach those. LD_PRELOAD, say, from a launch's
+ * or a command's env would load a library of the user's (from their own vault) into nsenter on the
+ * host, before it enters anything.
+ */
+export const HOST_ENV: Readonly<Record<string, string>> = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' };
+/**
+ * Run inside the sandbox after setpriv, without privileges: the command's environment from fd 3
+ * (NUL-terminated NAME=value; names are identifiers, checked by the API), in place of HOST_ENV; fd 3
+ * closed; then the command. Nothing of the environment is in an argv (which any host user can read).
+ */
+const ENV_FROM_FD3 = 'unset PATH LANG SHLVL OLDPWD; while IFS= read -r -d "" kv; do export -- "$kv" || exit 126; done <&3; exec 3<&-; exec "$@"';
 const drop = (setpriv: string) => `${shq(setpriv)} ${DROP_ARGS.join(' ')} --`;
 
 /** The init the setup shell execs where there is no perl. */
@@ -211,14 +225,20 @@ export class Sandbox {
     });
   }
 
-  /** argv that runs `argv` inside the sandbox, in `cwd`, without capabilities. */
-  enter(cwd: string, argv: string[]): { file: string; args: string[] } {
+  /**
+   * What runs `argv` inside the sandbox, in `cwd`, without capabilities, with exactly `env`: spawn
+   * it with spawnParts (exec.ts), which gives the host side HOST_ENV and hands `env` over on fd 3.
+   */
+  enter(cwd: string, argv: string[], env: Record<string, string>): Required<Pick<Command, 'file' | 'args' | 'entry'>> {
     const { nsenter, setpriv } = this.cfg.tools;
     const userns = this.cfg.mode === 'unshare' || this.cfg.userns;
+    const block = Object.entries(env).map(([k, v]) => `${k}=${v}\0`).join('');
+    if (Object.entries(env).some(([k, v]) => k.includes('=') || `${k}${v}`.includes('\0'))) throw new Error('an env name or value cannot hold NUL, nor a name "="');
     return {
       file: nsenter,
       args: ['-t', String(this.initPid), ...(userns ? ['-U', '--preserve-credentials'] : []), '-m', '-p', '-u', '-i',
-        `--wdns=${cwd}`, '--', setpriv, ...DROP_ARGS, '--', ...argv],
+        `--wdns=${cwd}`, '--', setpriv, ...DROP_ARGS, '--', '/bin/bash', '-c', ENV_FROM_FD3, 'onmemos-env', ...argv],
+      entry: { env: { ...HOST_ENV }, fd3: block },
     };
   }
 

@@ -267,7 +267,7 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readJson<ExecRequest>(req);
     if (typeof body.command !== 'string') throw new HttpError(400, 'invalid_request', 'command must be a string');
     const env = { ...baseEnv, ...(body.env ?? {}) };
-    return send(res, 200, await runExec(sandbox.enter(cwd, ['/bin/bash', '-lc', body.command]), execLimits(body), env));
+    return send(res, 200, await runExec(sandbox.enter(cwd, ['/bin/bash', '-lc', body.command], env), execLimits(body), env));
   }
   if (key === 'GET /shells') return send(res, 200, { shells: shells.list() });
   throw new HttpError(404, 'not_found', `no route ${key}`);

@@ -14,17 +14,17 @@
 //    through /proc/<pid>/fd/0 of the shell (the kernel then sends SIGWINCH to its foreground job).
 //    Without `script`, a node-pty pty from the host around nsenter (no tty name inside).
 // Host ptys stay unreachable: nothing of the host's devpts is mounted.
-import { spawn as spawnChild } from 'node:child_process';
+import { spawn as spawnChild, type ChildProcessByStdio } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsc, fstatSync, openSync, readlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 import type { IncomingMessage, Server } from 'node:http';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import type * as NodePty from 'node-pty';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { ShellInfo } from '../providers/types';
 import { Batcher, heartbeat, rawBuffer } from '../providers/local/ws-data';
-import { descendants, killTree } from './exec';
+import { descendants, killTree, spawnParts } from './exec';
 import type { Sandbox } from './sandbox';
 
 /** Pause the pty while this many bytes are queued to the client, resume below LOW. */
@@ -87,13 +87,19 @@ export function agentTerms(cwd: string): TermFactory {
   return (cols, rows, env, onData, onExit) => ptyTerm('/bin/bash', ['-l'], cwd, cols, rows, env, onData, onExit);
 }
 
-/** From the supervisor, outside: `script` over pipes, else a host pty around nsenter. */
+/**
+ * From the supervisor, outside: `script` over pipes. Not a host pty around nsenter: node-pty cannot
+ * give the shell its environment on fd 3, and the host side must not get it (Sandbox.enter).
+ */
 export function sandboxTerms(sandbox: Sandbox, cwd: string): TermFactory {
   return (cols, rows, env, onData, onExit) => {
     const { script } = sandbox.cfg.tools;
     if (script) return scriptRelay(sandbox, cwd, script, cols, rows, env, onData, onExit);
-    const { file, args } = sandbox.enter(cwd, ['/bin/bash', '-l']);
-    return ptyTerm(file, args, '/', cols, rows, env, onData, onExit);
+    setImmediate(() => {
+      onData(Buffer.from('onmemos: no shell: this shuttle\'s exec agent serves none, and a shell from outside needs `script` (util-linux) on the host\r\n'));
+      onExit(127);
+    });
+    return { pid: 0, write: () => undefined, resize: () => undefined, pause: () => undefined, resume: () => undefined };
   };
 }
 
@@ -133,8 +139,10 @@ function scriptRelay(sandbox: Sandbox, cwd: string, script: string, cols: number
   // script: -q quiet, -e the shell's exit code, -f flush; its typescript goes to /dev/null.
   // cols/rows are validated integers (resize and the upgrade's query both check them).
   const inner = `stty cols ${cols} rows ${rows} 2>/dev/null; exec /bin/bash -l`;
-  const { file, args } = sandbox.enter(cwd, [script, '-qefc', inner, '/dev/null']);
-  const child = spawnChild(file, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: '/', env, detached: true });
+  const cmd = sandbox.enter(cwd, [script, '-qefc', inner, '/dev/null'], env);
+  const parts = spawnParts(cmd, env, 'pipe');
+  const child = spawnChild(cmd.file, cmd.args, { stdio: parts.stdio, cwd: '/', env: parts.env, detached: true }) as ChildProcessByStdio<Writable, Readable, Readable>;
+  parts.handOver(child);
   child.stdin.on('error', () => undefined);
   child.stdout.on('data', onData);
   child.stderr.on('data', onData);

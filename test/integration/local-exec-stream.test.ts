@@ -3,28 +3,14 @@
 // finish; a command the agent may have run is never run again by the supervisor (502); once the
 // agent is gone the supervisor runs new commands. Real sandboxes.
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { LocalComputeProvider } from '../../daemon/providers/local';
 import type { LaunchSpec } from '../../daemon/providers/types';
 import type { ExecStreams } from '../../daemon/providers/local/exec-channel';
 import { ApiError } from '../../daemon/errors';
 import { removeHome } from '../helpers/daemon';
-import { ensureSupervisorBuilt, eventually, pidAlive, spec, tempHome } from './local-provider.fixture';
-
-/**
- * Host pids of the agents whose sandboxes were set up under `home` (their mount table names it).
- * A child the agent is forking (a shell for the login pool) has its name until it execs: not counted.
- */
-function agentsUnder(home: string): number[] {
-  const found = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'onmemos-agent' && readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(home);
-    } catch { return false; }
-  });
-  const parent = (pid: number) => { try { return Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]); } catch { return 0; } };
-  return found.filter((pid) => !found.includes(parent(pid)));
-}
+import { agentsUnder, ensureSupervisorBuilt, eventually, pidAlive, spec, tempHome } from './local-provider.fixture';
 
 describe('local provider: the exec stream to the agent', () => {
   let home: string;

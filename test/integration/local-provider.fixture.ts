@@ -84,3 +84,17 @@ export function providerProcess(home: string, poolSize: number, body: string): C
     })().catch((e) => { console.error(e); process.exit(1); });`;
   return spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
 }
+
+/**
+ * Host pids of the agents whose sandboxes were set up under `home` (their mount table names it).
+ * A child the agent is forking (a shell for the login pool) has its name until it execs: not counted.
+ */
+export function agentsUnder(home: string): number[] {
+  const found = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'onmemos-agent' && readFileSync(`/proc/${pid}/mountinfo`, 'utf8').includes(home);
+    } catch { return false; }
+  });
+  const parent = (pid: number) => { try { return Number(/PPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]); } catch { return 0; } };
+  return found.filter((pid) => !found.includes(parent(pid)));
+}
