@@ -72,7 +72,8 @@ export const PassportQuery = z.object({ user_id: Id.optional() });
 
 export const AddCreditsBody = z.object({
   user_id: Id,
-  amount: z.number().positive().max(1e9).refine(Number.isFinite),
+  // Balances and the ledger keep 4 decimals: a smaller amount would be recorded as 0.
+  amount: z.number().min(0.0001, 'amount is at least 0.0001').max(1e9).refine(Number.isFinite),
   source: z.string().max(64).default('admin'),
   description: z.string().max(500).default(''),
 });
@@ -201,7 +202,7 @@ export const UsageQuery = z.object({ user_id: Id.optional() });
 export const Template = z.object({ id: z.string(), name: z.string(), image: z.string(), cpu: z.string(), memory: z.string(), description: z.string(), credits_per_hour: z.number() });
 export const TemplateList = z.object({ templates: z.array(Template) });
 export const Product = z.object({ product_id: z.string(), name: z.string(), description: z.string(), credits: z.number(), active: z.boolean(), created_at: z.string() });
-export const CreateProductBody = z.object({ name: z.string().max(100).trim().min(1), description: z.string().max(1000).default(''), credits: z.number().positive().max(1e9), active: z.boolean().default(true) });
+export const CreateProductBody = z.object({ name: z.string().max(100).trim().min(1), description: z.string().max(1000).default(''), credits: z.number().min(0.0001, 'credits is at least 0.0001').max(1e9), active: z.boolean().default(true) });
 export const Price = z.object({ price_id: z.string(), product_id: z.string(), amount_cents: z.number(), currency: z.string(), created_at: z.string() });
 export const CreatePriceBody = z.object({ product_id: Id, amount_cents: z.number().int().min(0).max(1e9), currency: z.string().regex(/^[a-z]{3}$/).default('usd') });
 export const PurchaseOrder = z.object({ order_id: z.string(), user_id: z.string(), price_id: z.string(), product_id: z.string(), credits: z.number(), amount_cents: z.number(), currency: z.string(), status: z.string(), created_at: z.string() });

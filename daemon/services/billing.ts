@@ -10,12 +10,19 @@ export const SIGNUP_GRANT: Record<UserRow['user_type'], number> = { free: 10, pr
 
 const round = (n: number) => Math.round(n * 10000) / 10000;
 
-/** Append a ledger entry and move the balance (inside a store mutation). Balances never go below 0. */
+/**
+ * Append a ledger entry and move the balance (inside a store mutation). Balances never go below 0,
+ * and the entry records what was applied: a charge larger than the balance takes the balance to 0
+ * and says what was asked, so the ledger's additions minus its charges are always the balance.
+ */
 export function applyCredit(tx: Tx, user: UserRow, amount: number, source: string, description: string): CreditTxRow {
-  user.credits = round(Math.max(0, user.credits + amount));
+  const before = user.credits;
+  user.credits = round(Math.max(0, before + amount));
   user.updated_at = now();
   tx.put('users', user);
-  const entry: CreditTxRow = { tx_id: newId('tx_'), user_id: user.user_id, amount: round(amount), balance: user.credits, source, description, created_at: now() };
+  const applied = round(user.credits - before);
+  const note = applied === round(amount) ? description : `${description}${description ? ' ' : ''}(asked ${round(amount)}; the balance stops at 0)`;
+  const entry: CreditTxRow = { tx_id: newId('tx_'), user_id: user.user_id, amount: applied, balance: user.credits, source, description: note, created_at: now() };
   tx.put('credit_transactions', entry);
   return entry;
 }

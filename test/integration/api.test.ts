@@ -97,7 +97,22 @@ test('credits: add, balance, history; usage listing', async () => {
   assert.equal((await client.summary()).total_added, start + 25.5);
   await assert.rejects(d.admin.addCredits(user.user_id, -5), isApiError(400));
   await assert.rejects(d.admin.addCredits(user.user_id, 0), isApiError(400));
+  // Below the ledger's 4 decimals: it would be recorded as 0.
+  await assert.rejects(d.admin.addCredits(user.user_id, 0.00001), isApiError(400));
   assert.deepEqual(await d.admin.usage(user.user_id), []);
+});
+
+test('credits: a charge beyond the balance is recorded as what was applied; the ledger adds up to the balance', async () => {
+  const { user, client } = await newUser(d);
+  const start = (await client.credits()).credits;
+  assert.deepEqual(await d.admin.deductCredits(user.user_id, start + 5000, 'admin', 'drain'), { ok: true, user_id: user.user_id, credits: 0 });
+  await d.admin.addCredits(user.user_id, 10, 'admin', 'top-up');
+  const last = (await client.history()).transactions.slice(-2);
+  assert.deepEqual(last.map((t) => [t.amount, t.balance]), [[-start, 0], [10, 10]]);
+  assert.match(last[0]!.description, new RegExp(`^drain \\(asked -${start + 5000}; the balance stops at 0\\)$`));
+  const sum = await client.summary();
+  assert.equal(sum.credits, 10);
+  assert.equal(sum.total_added - sum.total_charged, sum.credits);
 });
 
 test('catalog: product, price, purchase order adds credits', async () => {
