@@ -90,7 +90,7 @@ export function publicRoutes(svc: Services): RouteDef[] {
       params: sid, responses: { 200: S.WsToken },
       handler: ({ principal, params }) => {
         const s = ownedSession(principal, params.session_id);
-        return svc.ctx.tokens.issue({ user_id: s.user_id, session_id: s.session_id });
+        return svc.ctx.tokens.issue({ user_id: s.user_id, session_id: s.session_id, passport_id: principal.kind === 'user' ? principal.passport_id ?? undefined : undefined });
       } }),
     route({ method: 'GET', path: '/v1/sessions/{session_id}/connect', auth: 'passport', tag: T, summary: 'How to reach this shuttle\'s shell',
       params: sid, responses: { 200: S.ConnectInfo },

@@ -8,6 +8,7 @@ import { TokenService } from '../auth/tokens';
 import type { Principal } from '../api/http';
 import type { Services } from '../services';
 import type { SessionRow } from '../store';
+import { passportState } from '../services/users';
 
 const SHELL_PATHS = [/^\/v1\/gke\/shell\/([^/]+)\/?$/, /^\/v1\/sessions\/([^/]+)\/shell\/?$/];
 
@@ -32,6 +33,11 @@ export async function authorizeShell(
     const claims = await deps.tokens.verify(secret);
     if (!claims) throw unauthorized('invalid or expired ws-token; get a new one from POST /v1/sessions/{id}/ws-token');
     if (claims.session_id !== session_id) throw unauthorized('this ws-token is for another session');
+    // Good only while the passport that asked for it is: revoking a passport ends what it handed out.
+    const issuer = claims.passport_id ? deps.services.ctx.store.get('passports', claims.passport_id) : undefined;
+    if (!issuer || issuer.user_id !== claims.user_id || passportState(issuer) !== 'active') {
+      throw unauthorized('the passport this ws-token came from is no longer valid; get a new token with a valid passport');
+    }
     user_id = claims.user_id;
   } else {
     const p = deps.passport(secret);

@@ -121,6 +121,19 @@ test('refused before the upgrade: no credentials, foreign passport, token for an
   assert.equal(await refusal(`${base}?passport=${a.passport}`), 409, 'a terminated shuttle');
 });
 
+test('a ws-token is good only while the passport that asked for it is', async () => {
+  const a = await shuttle();
+  const base = `${wsBase()}/v1/gke/shell/${a.s.id}`;
+  const token = (await a.client.wsToken(a.s.id)).token;
+  assert.equal(await refusal(`${base}?token=${token}`), 101);
+  const [p] = await d.admin.listPassports(a.user.user_id);
+  await d.admin.revokePassport(p!.passport_id);
+  assert.equal(await refusal(`${base}?token=${token}`), 401, 'its passport was revoked');
+  // A token without the passport it came from (signed with the daemon's secret) is refused too.
+  const bare = (await new TokenService(loadTokenSecret(d.home)).issue({ user_id: a.user.user_id, session_id: a.s.id })).token;
+  assert.equal(await refusal(`${base}?token=${bare}`), 401, 'no passport named');
+});
+
 test('UTF-8 split across frames both ways is not garbled', async () => {
   const { s, passport } = await shuttle();
   const sh = await openWs(`${wsBase()}/v1/sessions/${s.id}/shell?mode=pty&passport=${passport}`);
