@@ -1,5 +1,6 @@
 // The daemon: config → store → providers → services → apps → listeners. One process, two
 // listeners (admin on loopback, public), one store. Prints the ready line when both are up.
+import { mkdirSync, realpathSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type DaemonConfig } from './config';
 import { createLogger, type Logger } from './log';
@@ -36,6 +37,10 @@ function withOpenApi(title: string, version: string, mounts: Array<{ prefix: str
 }
 
 export async function startDaemon(config: DaemonConfig, log: Logger = createLogger()): Promise<Daemon> {
+  // The home by its real path: sandboxes bind and hide its directories by path, and a symlink on the
+  // way (a home on another disk, say) made every launch fail.
+  mkdirSync(config.home, { recursive: true, mode: 0o700 });
+  config = { ...config, home: realpathSync(config.home) };
   const store = await Store.open(config.home, log);
   try {
     const { key: adminKey, source, path: keyPath } = loadAdminKey(config.home, config.adminKey);
