@@ -4,7 +4,7 @@ import { route, withStatus, type RouteDef } from './http';
 import { presentPassport, presentResource, presentSession, presentUser, presentWorkspace } from './present';
 import type { Services } from '../services';
 import { isLive } from '../services/context';
-import { badRequest } from '../errors';
+import { badRequest, notFound } from '../errors';
 
 export function adminRoutes(svc: Services): RouteDef[] {
   const { store } = svc.ctx;
@@ -89,6 +89,14 @@ export function adminRoutes(svc: Services): RouteDef[] {
     // everything, all users
     route({ method: 'GET', path: '/sessions', auth: 'admin', tag: T, summary: 'All sessions', query: S.SessionQuery, responses: { 200: S.SessionList },
       handler: ({ query }) => { const list = svc.sessions.list(query).map((s) => presentSession(s, store)); return { sessions: list, count: list.length }; } }),
+    // Any user's shuttle: the admin's way to end one whose owner cannot (every passport revoked, say).
+    route({ method: 'DELETE', path: '/sessions/{session_id}', auth: 'admin', tag: T, summary: 'Terminate any shuttle', params: S.IdParam('session_id'), responses: { 200: S.Deleted },
+      handler: async ({ params }) => {
+        const s = store.get('sessions', params.session_id);
+        if (!s) throw notFound('session');
+        await svc.sessions.terminate(s);
+        return { deleted: true };
+      } }),
     route({ method: 'GET', path: '/storage', auth: 'admin', tag: T, summary: 'All vaults and drives', responses: { 200: S.AdminStorageList },
       handler: () => ({ resources: svc.storage.list({}).map((r) => presentResource(r, store)) }) }),
   ];

@@ -179,5 +179,7 @@ export class OnMemOSAdminClient extends Transport {
     return this.a('POST', '/workspaces/ensure-identity', { body: { workspace_id, ...options } });
   }
   listAllSessions(query: { workspace_id?: string; status?: string } = {}): Promise<{ sessions: Session[]; count: number }> { return this.a('GET', '/sessions', { query }); }
+  /** End any user's shuttle. */
+  terminateAnySession(session_id: string): Promise<{ deleted: true }> { return this.a('DELETE', `/sessions/${enc(session_id)}`); }
   async listAllStorage(): Promise<StorageResource[]> { return (await this.a<{ resources: StorageResource[] }>('GET', '/storage')).resources; }
 }

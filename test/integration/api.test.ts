@@ -102,6 +102,15 @@ test('credits: add, balance, history; usage listing', async () => {
   assert.deepEqual(await d.admin.usage(user.user_id), []);
 });
 
+test('admin: ends any user\'s shuttle; an unknown one is 404', async () => {
+  const { client, workspace } = await newUser(d);
+  const s = await client.createSession({ workspace_id: workspace.workspace_id });
+  assert.deepEqual(await d.admin.terminateAnySession(s.id), { deleted: true });
+  assert.equal((await client.getSession(s.id)).status, 'terminated');
+  assert.deepEqual(await d.admin.terminateAnySession(s.id), { deleted: true }, 'ending an ended one changes nothing');
+  await assert.rejects(d.admin.terminateAnySession('shuttle-nope'), isApiError(404));
+});
+
 test('credits: a charge beyond the balance is recorded as what was applied; the ledger adds up to the balance', async () => {
   const { user, client } = await newUser(d);
   const start = (await client.credits()).credits;
