@@ -2,7 +2,7 @@
 import type { DaemonConfig } from '../config';
 import type { Logger } from '../log';
 import type { RowOf, SessionRow, Store } from '../store';
-import { notFound } from '../errors';
+import { conflict, notFound } from '../errors';
 import type { ComputeProvider, StorageProvider } from '../providers/types';
 import type { TokenService } from '../auth/tokens';
 import { randomBytes } from 'node:crypto';
@@ -33,6 +33,21 @@ export function ownedRow<T extends 'workspaces' | 'sessions' | 'storage_resource
   const row = store.get(table, key);
   if (!row || row.user_id !== user_id) throw notFound(what);
   return row;
+}
+
+/**
+ * What a new shuttle, workspace, vault or drive is added to must still be there (else 404) and not
+ * be being deleted (else 409). Called inside the write that adds it, so a delete either claimed the
+ * owner first (this refuses) or sees what was added (and refuses itself).
+ */
+export function assertOwnerActive(store: Store, user_id: string, workspace_id?: string): void {
+  const u = store.get('users', user_id);
+  if (!u) throw notFound('user');
+  if (u.deleting_at) throw conflict('this user is being deleted; nothing new can be added to it');
+  if (workspace_id === undefined) return;
+  const w = store.get('workspaces', workspace_id);
+  if (!w || w.user_id !== user_id) throw notFound('workspace');
+  if (w.deleting_at) throw conflict(`workspace ${workspace_id} is being deleted; use another workspace`);
 }
 
 export const now = () => new Date().toISOString();

@@ -4,8 +4,8 @@ import type { View, Tx, SessionMount, SessionRow, StorageRow, WorkspaceRow } fro
 import type { ExecResult } from '../providers/types';
 import { ApiError, badRequest, conflict, notFound, paymentRequired, throttled } from '../errors';
 import { meterSession } from './billing';
-import { isLive, newId, now, ownedRow, type ServiceContext } from './context';
-import { storage as storageService } from './storage';
+import { assertOwnerActive, isLive, newId, now, ownedRow, type ServiceContext } from './context';
+import { beingDeleted, storage as storageService, type NewResource } from './storage';
 import { findTemplate } from './templates';
 import { workspaceRef } from './workspaces';
 
@@ -41,6 +41,7 @@ export function sessions(ctx: ServiceContext) {
 
   const getOwned = (user_id: string, id: string): SessionRow => ownedRow(store, 'sessions', id, user_id, 'session');
 
+  /** The vault or drive a launch names, else the workspace's default with auto_mount. Never one being deleted (409). */
   function pickStorage(user_id: string, w: WorkspaceRow, type: 'bucket' | 'filestore', id?: string, name?: string): StorageRow | undefined {
     const label = type === 'bucket' ? 'vault' : 'drive';
     if (id || name) {
@@ -48,11 +49,29 @@ export function sessions(ctx: ServiceContext) {
       if (!r) throw notFound(`${label} ${id ?? name}`);
       if (r.storage_type !== type) throw badRequest(`${id ?? name} is a ${r.storage_type === 'bucket' ? 'vault' : 'drive'}, not a ${label}`);
       if (r.workspace_id !== w.workspace_id) throw badRequest(`${label} ${id ?? name} belongs to another workspace`);
+      if (r.state === 'deleting') throw beingDeleted(r);
       return r;
     }
     const defId = w.defaults[type === 'bucket' ? 'bucket_id' : 'filestore_id'];
     const def = defId ? store.get('storage_resources', defId) : undefined;
+    if (def?.auto_mount && def.state === 'deleting') {
+      throw conflict(`the workspace's default ${label} ${def.name} is being deleted; name another ${label} (${label}_id) or set another default`, { resource_id: def.resource_id });
+    }
     return def && def.auto_mount ? def : undefined;
+  }
+
+  /**
+   * Inside the write that records a launch: its user and workspace are still there and not being
+   * deleted, and so is every vault and drive it mounts. A delete claims in its own write, so either
+   * it claimed first (this refuses) or it sees this shuttle live (and refuses itself).
+   */
+  function assertLaunchable(user_id: string, workspace_id: string, mounts: SessionMount[]): void {
+    assertOwnerActive(store, user_id, workspace_id);
+    for (const m of mounts) {
+      const r = store.get('storage_resources', m.resource_id);
+      if (!r) throw conflict(`${m.type === 'bucket' ? 'vault' : 'drive'} ${m.name} was deleted while the shuttle launched; launch again`);
+      if (r.state === 'deleting') throw beingDeleted(r);
+    }
   }
 
   /** Who wants to know when a shuttle ends (its line-protocol shells): told once, after the ended record is written. */
@@ -106,34 +125,51 @@ export function sessions(ctx: ServiceContext) {
     await compute.check();
 
     const session_id = newId('shuttle-', 6);
-    let vault = pickStorage(user_id, w, 'bucket', b.vault_id, b.vault_name);
-    let drive = pickStorage(user_id, w, 'filestore', b.drive_id, b.drive_name);
-    if (b.request_bucket && !b.vault_id && !b.vault_name) {
-      vault = await storage.create(w, { name: `${session_id}-vault`, storage_type: 'bucket', size_gb: b.bucket_size_gb, auto_mount: false, mount_path: '/workspace', access_mode: 'RW' });
-    }
-    if (b.request_persistent_storage && !b.drive_id && !b.drive_name) {
-      drive = await storage.create(w, { name: `${session_id}-drive`, storage_type: 'filestore', size_gb: b.persistent_storage_size_gb, auto_mount: false, mount_path: '/data', access_mode: 'RW' });
-    }
-    const mounts: SessionMount[] = [vault, drive].filter((r): r is StorageRow => !!r)
-      .map((r) => ({ resource_id: r.resource_id, type: r.storage_type, name: r.name, mount_path: r.mount_path, access_mode: r.access_mode }));
-    if (mounts.length === 2 && (mounts[0]!.mount_path === mounts[1]!.mount_path
-      || mounts[0]!.mount_path.startsWith(mounts[1]!.mount_path + '/') || mounts[1]!.mount_path.startsWith(mounts[0]!.mount_path + '/'))) {
-      throw conflict(`vault ${mounts[0]!.name} (${mounts[0]!.mount_path}) and drive ${mounts[1]!.name} (${mounts[1]!.mount_path}) overlap; change one mount_path`);
+    // Everything that can refuse the launch is checked before anything is created: the on-demand
+    // vault and drive go into the overlap check with the mount paths they will get.
+    const newVault: NewResource | undefined = b.request_bucket && !b.vault_id && !b.vault_name
+      ? { name: `${session_id}-vault`, storage_type: 'bucket', size_gb: b.bucket_size_gb, auto_mount: false, mount_path: '/workspace', access_mode: 'RW' } : undefined;
+    const newDrive: NewResource | undefined = b.request_persistent_storage && !b.drive_id && !b.drive_name
+      ? { name: `${session_id}-drive`, storage_type: 'filestore', size_gb: b.persistent_storage_size_gb, auto_mount: false, mount_path: '/data', access_mode: 'RW' } : undefined;
+    let vault = newVault ? undefined : pickStorage(user_id, w, 'bucket', b.vault_id, b.vault_name);
+    let drive = newDrive ? undefined : pickStorage(user_id, w, 'filestore', b.drive_id, b.drive_name);
+    const v = vault ?? newVault, dr = drive ?? newDrive;
+    if (v && dr && (v.mount_path === dr.mount_path || v.mount_path.startsWith(dr.mount_path + '/') || dr.mount_path.startsWith(v.mount_path + '/'))) {
+      throw conflict(`vault ${v.name} (${v.mount_path}) and drive ${dr.name} (${dr.mount_path}) overlap; change one mount_path`);
     }
 
-    const created = new Date();
-    const row: SessionRow = {
-      session_id, workspace_id: w.workspace_id, user_id, provider: compute.name, template_id: template.id, status: 'pending',
-      k8s_namespace: w.k8s_namespace, pod_name: session_id, mounts, env_keys: Object.keys(b.env), ttl_minutes: b.ttl_minutes,
-      created_at: created.toISOString(), started_at: null, expires_at: new Date(created.getTime() + b.ttl_minutes * ctx.config.minuteMs).toISOString(),
-      ended_at: null, end_reason: null,
-    };
-    // The pending record becomes durable while the sandbox starts (a daemon stopped in between
-    // leaves a sandbox no record names: the provider's orphan sweep at start ends it).
-    const recorded = store.write((_d, tx) => {
-      tx.put('sessions', row);
-      for (const m of mounts) tx.put('session_attachments', { session_id, resource_id: m.resource_id, mount_path: m.mount_path, access_mode: m.access_mode, attached_at: row.created_at, detached_at: null });
-    });
+    // Created on demand for this launch: removed again if it is refused before its record is written.
+    const created: StorageRow[] = [];
+    let row: SessionRow, mounts: SessionMount[], recorded: Promise<void>;
+    try {
+      if (newVault) created.push(vault = await storage.create(w, newVault));
+      if (newDrive) created.push(drive = await storage.create(w, newDrive));
+      mounts = [vault, drive].filter((r): r is StorageRow => !!r)
+        .map((r) => ({ resource_id: r.resource_id, type: r.storage_type, name: r.name, mount_path: r.mount_path, access_mode: r.access_mode }));
+      const createdAt = new Date();
+      row = {
+        session_id, workspace_id: w.workspace_id, user_id, provider: compute.name, template_id: template.id, status: 'pending',
+        k8s_namespace: w.k8s_namespace, pod_name: session_id, mounts, env_keys: Object.keys(b.env), ttl_minutes: b.ttl_minutes,
+        created_at: createdAt.toISOString(), started_at: null, expires_at: new Date(createdAt.getTime() + b.ttl_minutes * ctx.config.minuteMs).toISOString(),
+        ended_at: null, end_reason: null,
+      };
+      // The pending record becomes durable while the sandbox starts (a daemon stopped in between
+      // leaves a sandbox no record names: the provider's orphan sweep at start ends it).
+      let refused: unknown;
+      const pending = row;
+      recorded = store.write((_d, tx) => {
+        try { assertLaunchable(user_id, w.workspace_id, mounts); } catch (e) { refused = e; throw e; }
+        tx.put('sessions', pending);
+        for (const m of mounts) tx.put('session_attachments', { session_id, resource_id: m.resource_id, mount_path: m.mount_path, access_mode: m.access_mode, attached_at: pending.created_at, detached_at: null });
+      });
+      if (refused) { recorded.catch(() => undefined); throw refused; }
+    } catch (e) {
+      for (const r of created.reverse()) {
+        await storage.remove(r.resource_id, { promote: false })
+          .catch((err: unknown) => log.warn('removing a refused launch\'s on-demand storage failed', { session_id, resource_id: r.resource_id, error: String(err) }));
+      }
+      throw e;
+    }
     // Awaited below; a failure while the sandbox is still starting must not be an unhandled rejection.
     recorded.catch(() => undefined);
     release(); // the pending record now counts this shuttle
@@ -196,6 +232,7 @@ export function sessions(ctx: ServiceContext) {
       const template = findTemplate(b.template);
       const user = store.get('users', user_id);
       if (!user) throw notFound('user');
+      assertOwnerActive(store, user_id, w.workspace_id);
       if (user.credits <= 0) throw paymentRequired('no credits left; ask an admin to add credits (POST /admin/credits/add)');
       const release = reserveShuttle(user_id);
       try {

@@ -50,13 +50,32 @@ export function users(ctx: ServiceContext) {
         return u;
       });
     },
-    /** Delete a user with everything they own. Refused (409) while they have live shuttles. */
+    /**
+     * Delete a user with everything they own. Refused (409) while they have live shuttles. Claim
+     * first: one write checks that and marks the user deleting, so no launch, workspace, vault or
+     * drive can be added from then on (each checks in its own write, assertOwnerActive); only then
+     * does their storage go. If that fails, the mark is taken back. Deleting a user already marked
+     * (a delete that failed to finish) runs the delete again.
+     */
     async remove(user_id: string, deleteStorage: (resourceIds: string[]) => Promise<void>) {
-      get(user_id);
-      const live = store.data.sessions.filter((s) => s.user_id === user_id && isLive(s));
-      if (live.length) throw conflict(`user has ${live.length} live shuttle(s); terminate them first`, { session_ids: live.map((s) => s.session_id) });
-      await deleteStorage(store.data.storage_resources.filter((r) => r.user_id === user_id).map((r) => r.resource_id));
       await store.write((d, tx) => {
+        const u = store.get('users', user_id);
+        if (!u) throw notFound('user');
+        const live = d.sessions.filter((s) => s.user_id === user_id && isLive(s));
+        if (live.length) throw conflict(`user has ${live.length} live shuttle(s); terminate them first`, { session_ids: live.map((s) => s.session_id) });
+        if (!u.deleting_at) { u.deleting_at = now(); tx.put('users', u); }
+      });
+      try {
+        await deleteStorage(store.data.storage_resources.filter((r) => r.user_id === user_id).map((r) => r.resource_id));
+      } catch (e) {
+        await store.write((_d, tx) => {
+          const u = store.get('users', user_id);
+          if (u?.deleting_at) { delete u.deleting_at; tx.put('users', u); }
+        }).catch((err: unknown) => ctx.log.warn('a user whose delete failed is still marked deleting', { user_id, error: String(err) }));
+        throw e;
+      }
+      await store.write((d, tx) => {
+        if (!store.get('users', user_id)) return; // another delete of this user finished first
         tx.del('users', user_id);
         // Copies first: tx.del removes the row from the very array being walked.
         for (const p of d.passports.filter((x) => x.user_id === user_id)) tx.del('passports', p.passport_id);

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { WorkspaceRow } from '../store';
 import type { WorkspaceRef } from '../providers/types';
 import { conflict, notFound } from '../errors';
-import { isLive, newId, now, ownedRow, type ServiceContext } from './context';
+import { assertOwnerActive, isLive, newId, now, ownedRow, type ServiceContext } from './context';
 
 export const KSA_NAME = 'onmemos-shuttle';
 
@@ -32,7 +32,7 @@ export function workspaces(ctx: ServiceContext) {
     getOwned,
     list: (user_id?: string) => store.data.workspaces.filter((w) => !user_id || w.user_id === user_id),
     async create(b: { user_id: string; name: string; workspace_id?: string; resource_package: string; description: string }) {
-      if (!store.data.users.some((u) => u.user_id === b.user_id)) throw notFound('user');
+      assertOwnerActive(store, b.user_id);
       const workspace_id = b.workspace_id ?? newId('ws-', 5);
       if (store.data.workspaces.some((w) => w.workspace_id === workspace_id)) throw conflict(`workspace_id "${workspace_id}" is taken`);
       if (store.data.workspaces.some((w) => w.user_id === b.user_id && w.name === b.name)) throw conflict(`this user already has a workspace named "${b.name}"`);
@@ -42,22 +42,53 @@ export function workspaces(ctx: ServiceContext) {
         identity_state: 'pending', defaults: { bucket_id: null, filestore_id: null }, created_at: now(),
       };
       const identity = await ctx.storage.ensureWorkspace(workspaceRef(row));
-      return store.write((d, tx) => {
-        if (d.workspaces.some((w) => w.workspace_id === workspace_id)) throw conflict(`workspace_id "${workspace_id}" is taken`);
-        if (d.workspaces.some((w) => w.user_id === b.user_id && w.name === b.name)) throw conflict(`this user already has a workspace named "${b.name}"`);
-        row.identity = identity;
-        row.identity_state = ctx.config.provider === 'local' ? 'ready' : 'pending';
-        tx.put('workspaces', row);
+      // Its user deleted or being deleted meanwhile: the row is refused, and what was just made for
+      // it goes too (unless the id is another workspace's by now).
+      let ownerGone = false;
+      try {
+        return await store.write((d, tx) => {
+          try { assertOwnerActive(store, b.user_id); } catch (e) { ownerGone = true; throw e; }
+          if (d.workspaces.some((w) => w.workspace_id === workspace_id)) throw conflict(`workspace_id "${workspace_id}" is taken`);
+          if (d.workspaces.some((w) => w.user_id === b.user_id && w.name === b.name)) throw conflict(`this user already has a workspace named "${b.name}"`);
+          row.identity = identity;
+          row.identity_state = ctx.config.provider === 'local' ? 'ready' : 'pending';
+          tx.put('workspaces', row);
+          return row;
+        });
+      } catch (e) {
+        if (ownerGone && !store.get('workspaces', workspace_id)) {
+          await ctx.storage.deleteWorkspace(workspaceRef(row))
+            .catch((err: unknown) => ctx.log.warn('removing what was made for a refused workspace failed', { workspace_id, error: String(err) }));
+        }
+        throw e;
+      }
+    },
+    /**
+     * Delete a workspace with its vaults and drives. Refused (409) while it has live shuttles.
+     * Claim first, as a user's delete does: one write checks that and marks the workspace
+     * deleting (no launch, vault or drive can be added from then on); only then does its storage
+     * go. If that fails, the mark is taken back.
+     */
+    async remove(id: string, deleteStorage: (resourceIds: string[]) => Promise<void>) {
+      const w = await store.write((d, tx) => {
+        const row = store.get('workspaces', id);
+        if (!row) throw notFound('workspace');
+        const live = d.sessions.filter((s) => s.workspace_id === id && isLive(s));
+        if (live.length) throw conflict(`workspace has ${live.length} live shuttle(s); terminate them first`, { session_ids: live.map((s) => s.session_id) });
+        if (!row.deleting_at) { row.deleting_at = now(); tx.put('workspaces', row); }
         return row;
       });
-    },
-    async remove(id: string, deleteStorage: (resourceIds: string[]) => Promise<void>) {
-      const w = getAny(id);
-      const live = store.data.sessions.filter((s) => s.workspace_id === id && isLive(s));
-      if (live.length) throw conflict(`workspace has ${live.length} live shuttle(s); terminate them first`, { session_ids: live.map((s) => s.session_id) });
-      await deleteStorage(store.data.storage_resources.filter((r) => r.workspace_id === id).map((r) => r.resource_id));
-      await ctx.storage.deleteWorkspace(workspaceRef(w));
-      await store.write((_d, tx) => tx.del('workspaces', id));
+      try {
+        await deleteStorage(store.data.storage_resources.filter((r) => r.workspace_id === id).map((r) => r.resource_id));
+        await ctx.storage.deleteWorkspace(workspaceRef(w));
+      } catch (e) {
+        await store.write((_d, tx) => {
+          const row = store.get('workspaces', id);
+          if (row?.deleting_at) { delete row.deleting_at; tx.put('workspaces', row); }
+        }).catch((err: unknown) => ctx.log.warn('a workspace whose delete failed is still marked deleting', { workspace_id: id, error: String(err) }));
+        throw e;
+      }
+      await store.write((_d, tx) => { if (store.get('workspaces', id)) tx.del('workspaces', id); });
     },
     async ensureIdentity(id: string, options: { project?: string; region?: string; cluster?: string; bucket?: string }) {
       const w = getAny(id);

@@ -11,6 +11,8 @@ export interface UserRow {
   credits: number;
   created_at: string;
   updated_at: string;
+  /** Set while a delete runs (its storage is going): no shuttle, workspace, vault or drive may be added. */
+  deleting_at?: string;
 }
 
 export interface PassportRow {
@@ -43,6 +45,8 @@ export interface WorkspaceRow {
   identity?: Record<string, unknown>;
   defaults: { bucket_id: string | null; filestore_id: string | null };
   created_at: string;
+  /** Set while a delete runs (its storage is going): no shuttle, vault or drive may be added. */
+  deleting_at?: string;
 }
 
 export interface StorageRow {
@@ -57,6 +61,7 @@ export interface StorageRow {
   access_mode: AccessMode;
   /** Bucket name (gke) / PVC name / directory name (local). */
   backing_name: string;
+  /** 'deleting' from the moment a delete claims it (no launch may attach it) until its row goes. */
   state: 'ready' | 'deleting';
   created_at: string;
 }
