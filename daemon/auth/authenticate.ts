@@ -39,23 +39,43 @@ export function createAuthenticator(deps: {
     }).catch(() => undefined);
   };
 
+  /**
+   * 401s for a credential that was presented and is wrong: the only ones the limiter counts. A
+   * missing credential is no guess, and counting it would let anyone (every shuttle is 127.0.0.1
+   * too) run up the count of an address other clients share.
+   */
+  const wrong = new WeakSet<ApiError>();
+  const rejected = (e: ApiError) => { wrong.add(e); return e; };
+
   const passport = (secret: string): Principal => {
     if (secretEquals(secret, deps.adminKey)) {
       throw unauthorized('the admin key is not a passport; create one with POST /admin/passports and use it here');
     }
-    const p = deps.authenticatePassport(secret);
+    let p: PassportRow;
+    try {
+      p = deps.authenticatePassport(secret);
+    } catch (e) {
+      throw e instanceof ApiError && e.status === 401 ? rejected(e) : e;
+    }
     touch(p);
     return { kind: 'user', user_id: p.user_id, passport_id: p.passport_id };
   };
 
   const limiter = deps.limiter ?? new AuthFailureLimiter();
-  /** Run an authentication (sync or async) for `address` under the failure limiter. */
+  /**
+   * Run an authentication (sync or async) for `address` under the failure limiter. The credential
+   * is checked first: a valid one always passes (passports and the admin key are 256-bit random,
+   * guessing them is hopeless, and one client's failures must not lock out others behind the same
+   * address); a wrong one counts, and past the limit is answered 429 instead of 401.
+   */
   const limited = <T>(address: string, run: () => T): T => {
     const failed = (e: unknown) => {
-      if (e instanceof ApiError && e.status === 401) limiter.fail(address);
+      if (e instanceof ApiError && wrong.has(e)) {
+        limiter.check(address);
+        limiter.fail(address);
+      }
       throw e;
     };
-    limiter.check(address);
     try {
       const out = run();
       return (out instanceof Promise ? out.catch(failed) : out) as T;
@@ -73,7 +93,7 @@ export function createAuthenticator(deps: {
       }
       if (kind === 'admin') {
         if (secretEquals(secret, deps.adminKey)) return { kind: 'admin' };
-        throw unauthorized('invalid admin key');
+        throw rejected(unauthorized('invalid admin key'));
       }
       return passport(secret);
   };

@@ -1,6 +1,7 @@
-// Throttle credential guessing: a client address with too many failed authentications in a
-// minute gets 429 on every credentialed request (right or wrong credentials alike, so a guess
-// that happens to be right is not revealed) until its window ends.
+// Throttle credential guessing: a client address with too many wrong credentials in a minute gets
+// 429 for each further wrong one until its window ends. Valid credentials are never asked here
+// (see `limited` in authenticate.ts): the address is shared (every shuttle is 127.0.0.1), and a
+// guess at a 256-bit secret that happens to be right is not a risk worth locking users out for.
 import { ApiError } from '../errors';
 
 export class AuthFailureLimiter {
@@ -11,7 +12,7 @@ export class AuthFailureLimiter {
     private readonly windowMs = 60_000,
   ) {}
 
-  /** Throw 429 if `address` is over its limit. */
+  /** Throw 429 if `address` is over its limit (for a wrong credential: a valid one is never checked). */
   check(address: string): void {
     const w = this.windows.get(address);
     if (!w) return;
