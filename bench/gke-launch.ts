@@ -25,7 +25,7 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'onmemos-bench-'));
   try {
     const state = await cluster.startCluster(dir);
-    const gke = await createGkeProviders({ kubeconfig: state.kubeconfig, gcsEndpoint: state.gcs, launchTimeoutMs: 60_000 });
+    const gke = await createGkeProviders({ home: dir, kubeconfig: state.kubeconfig, gcsEndpoint: state.gcs, launchTimeoutMs: 60_000 });
     const ws: WorkspaceRef = { workspace_id: 'ws-bench', user_id: 'user_bench', name: 'bench', k8s_namespace: 'onm-ws-bench', ksa_name: 'onmemos-shuttle', gsa_email: '' };
     await gke.ensureIdentity(ws);
     const rtt: number[] = [];

@@ -20,6 +20,7 @@ export async function createProviders(config: DaemonConfig, log: Logger): Promis
     // that the local provider never needs to parse.
     const { createGkeProviders } = require(require('node:path').join(__dirname, 'gke.js')) as typeof import('./gke');
     return createGkeProviders({
+      home: config.home,
       project: config.gcpProject, region: config.gkeRegion, cluster: config.gkeCluster,
       autoProvisionIdentity: config.autoProvisionIdentity,
       log: (event: string, fields?: Record<string, unknown>) => log.info(event, { provider: 'gke', ...fields }),

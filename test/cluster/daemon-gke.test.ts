@@ -1,12 +1,13 @@
 // The real daemon with --provider gke against the cluster tier's kube-apiserver + kwok and
 // fake-gcs-server: the seed SDK's flow, checked through the API and read back from the servers.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { OnMemOSApiError, PTY_SUBPROTOCOL } from '../../daemon/client';
 import { openWs } from '../helpers/ws';
-import { newUser, removeHome, startDaemon, type RunningDaemon } from '../helpers/daemon';
+import { newUser, removeHome, startDaemon, tempHome, type RunningDaemon } from '../helpers/daemon';
 
 const state = JSON.parse(readFileSync(process.env.ONMEMOS_CLUSTER_STATE!, 'utf8')) as { kubeconfig: string; gcs: string };
 const kc = new KubeConfig();
@@ -23,11 +24,15 @@ before(async () => {
   await core.createPersistentVolume({
     body: { metadata: { name: 'test-filestore-daemon' }, spec: { capacity: { storage: '1Ti' }, accessModes: ['ReadWriteMany'], storageClassName: 'standard-rwx', nfs: { server: '127.0.0.1', path: '/daemon' } } },
   }).catch((e: { code?: number }) => { if (e.code !== 409) throw e; });
+  const home = tempHome();
   d = await startDaemon({
+    home,
     args: ['--provider', 'gke'],
-    env: { KUBECONFIG: state.kubeconfig, ONMEMOS_GCS_ENDPOINT: state.gcs, GCP_PROJECT: 'test-proj', ONMEMOS_LAUNCH_TIMEOUT_S: '60' },
+    // No ONMEMOS_HOME: the provider gets the daemon's --home, where it keeps its installation id.
+    env: { ONMEMOS_HOME: '', KUBECONFIG: state.kubeconfig, ONMEMOS_GCS_ENDPOINT: state.gcs, GCP_PROJECT: 'test-proj', ONMEMOS_LAUNCH_TIMEOUT_S: '60' },
     timeoutMs: 60_000,
   });
+  assert.ok(existsSync(join(home, 'gke-installation-id')), 'the provider keeps its installation id in the daemon\'s home');
 });
 after(async () => {
   await d?.stop();
@@ -96,4 +101,22 @@ test('daemon --provider gke: workspace, vault, drive, session as a pod, execute,
   await client.deleteStorage(drive.resource_id);
   await d.admin.deleteWorkspace(workspace.workspace_id);
   ok = true;
+});
+
+test('daemon --provider gke: a namespace at its ResourceQuota makes launch a 409 with the apiserver\'s reason, not a 500', async () => {
+  const { client, workspace } = await newUser(d);
+  const ns = workspace.k8s_namespace;
+  await core.createNamespacedResourceQuota({ namespace: ns, body: { metadata: { name: 'no-pods' }, spec: { hard: { pods: '0' } } } });
+  // The quota controller fills in status.hard; until it has, admission refuses with "status unknown" (also a quota refusal).
+  for (let i = 0; i < 40 && !(await core.readNamespacedResourceQuota({ name: 'no-pods', namespace: ns })).status?.hard; i++) await new Promise((r) => setTimeout(r, 250));
+  const err = await client.createSession({ workspace_id: workspace.workspace_id, ttl_minutes: 5 }).then(
+    () => assert.fail('launch succeeded in a namespace allowed no pods'),
+    (e: unknown) => e as OnMemOSApiError,
+  );
+  assert.ok(err instanceof OnMemOSApiError, String(err));
+  assert.equal(err.status, 409, err.message);
+  assert.match(err.message, /quota/);
+  assert.match(err.message, /no-pods/, "the apiserver's own message names the quota");
+  await core.deleteNamespacedResourceQuota({ name: 'no-pods', namespace: ns });
+  await d.admin.deleteWorkspace(workspace.workspace_id);
 });

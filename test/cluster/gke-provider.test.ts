@@ -1,7 +1,9 @@
 // The gke provider against a real kube-apiserver (kwok plays the nodes and runs exec locally) and
 // fake-gcs-server. Started by test/cluster/run.mjs; ONMEMOS_CLUSTER_STATE points at its state file.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CoreV1Api, KubeConfig, StorageV1Api } from '@kubernetes/client-node';
 import { ApiError } from '../../daemon/errors.js';
@@ -27,6 +29,8 @@ const ws: WorkspaceRef = {
 const vault = { resource_id: 'vault-a1', name: 'data', type: 'bucket' as const, size_gb: 10 };
 const drive = { resource_id: 'drive-b2', name: 'scratch', type: 'filestore' as const, size_gb: 1024 };
 
+// The daemon's home, where the provider keeps its installation id.
+const home = mkdtempSync(join(tmpdir(), 'onmemos-gke-provider-'));
 let gke: GkeProviders;
 let bucket = '';
 let auditStart = 0;
@@ -35,7 +39,8 @@ let launchTrips = -1;
 const events: string[] = [];
 
 before(async () => {
-  gke = await createGkeProviders({ kubeconfig: state.kubeconfig, gcsEndpoint: state.gcs, project: 'test-proj', launchTimeoutMs: 60_000, log: (e) => events.push(e) });
+  // gcGraceMs 0: the gc case below collects an orphan it has just made.
+  gke = await createGkeProviders({ home, gcGraceMs: 0, kubeconfig: state.kubeconfig, gcsEndpoint: state.gcs, project: 'test-proj', launchTimeoutMs: 60_000, log: (e) => events.push(e) });
   // GKE ships the standard-rwx class (Filestore CSI). Here the class has no provisioner running, so a
   // pre-made RWX volume is what the real controller-manager binds the claim to.
   await storageApi.createStorageClass({ body: { apiVersion: 'storage.k8s.io/v1', kind: 'StorageClass', metadata: { name: 'standard-rwx' }, provisioner: 'filestore.csi.storage.gke.io', volumeBindingMode: 'Immediate' } }).catch(ignore409);
@@ -51,6 +56,7 @@ before(async () => {
 
 after(async () => {
   await gke?.compute.close();
+  rmSync(home, { recursive: true, force: true });
 });
 
 function ignore409(err: { code?: number }) {
@@ -146,6 +152,13 @@ describe('gke provider against a real apiserver and GCS emulator', () => {
     assert.equal(pod.spec?.serviceAccountName, ws.ksa_name);
     assert.equal(pod.spec?.activeDeadlineSeconds, 1200);
     assert.equal(pod.spec?.securityContext?.runAsNonRoot, true);
+    assert.equal(pod.metadata?.labels?.['onmemos.dev/installation-id'], gke.settings.installation);
+    // No Kubernetes API token in the shuttle: the apiserver's ServiceAccount admission adds no
+    // kube-api-access volume, and nothing is mounted at the token path.
+    assert.equal(pod.spec?.automountServiceAccountToken, false);
+    assert.equal(pod.spec?.enableServiceLinks, false);
+    assert.deepEqual(pod.spec!.volumes!.filter((v) => v.name.startsWith('kube-api-access') || v.projected).map((v) => v.name), []);
+    assert.ok(!pod.spec!.containers.some((x) => x.volumeMounts?.some((m) => m.mountPath.startsWith('/var/run/secrets/kubernetes.io'))), 'no service account token mount');
     const c = pod.spec!.containers[0]!;
     assert.deepEqual(c.resources?.requests, { cpu: '250m', memory: '512Mi' });
     const csi = pod.spec!.volumes!.filter((v) => v.csi);
@@ -155,7 +168,7 @@ describe('gke provider against a real apiserver and GCS emulator', () => {
     assert.match(csi[0]!.csi!.volumeAttributes?.mountOptions ?? '', /implicit-dirs/);
     assert.equal(csi[1]!.csi!.readOnly, true);
     assert.equal(pod.spec!.volumes!.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName, 'scratch');
-    assert.deepEqual(c.volumeMounts!.filter((m) => !m.mountPath.startsWith('/var/run')).map((m) => [m.mountPath, !!m.readOnly]), [['/workspace', false], ['/ref', true], ['/data', false]]);
+    assert.deepEqual(c.volumeMounts!.map((m) => [m.mountPath, !!m.readOnly]), [['/workspace', false], ['/ref', true], ['/data', false]]);
     assert.equal(await gke.compute.isAlive(session('shuttle-c1')), true);
   });
 
@@ -225,7 +238,7 @@ describe('gke provider against a real apiserver and GCS emulator', () => {
 
   it('launch failure is loud and carries the pod events', async () => {
     const bad = { ...spec('shuttle-nopvc', [{ resource_id: 'drive-missing', type: 'filestore', name: 'missing', mount_path: '/data', access_mode: 'RW' }]) };
-    const fast = await createGkeProviders({ kubeconfig: state.kubeconfig, gcsEndpoint: state.gcs, launchTimeoutMs: 4000 });
+    const fast = await createGkeProviders({ home, kubeconfig: state.kubeconfig, gcsEndpoint: state.gcs, launchTimeoutMs: 4000 });
     await assert.rejects(fast.compute.launch(bad), (e: unknown) => e instanceof ApiError && e.status === 503 && /did not start/.test(e.message) && /persistentvolumeclaim "missing" not found|missing/.test(e.message));
     await assert.rejects(core.readNamespacedPod({ name: 'shuttle-nopvc', namespace: ws.k8s_namespace }), (e: { code?: number }) => e.code === 404, 'the failed pod is removed');
   });

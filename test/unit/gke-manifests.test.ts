@@ -9,6 +9,7 @@ import {
   GCSFUSE_ANNOTATION,
   identityNames,
   labelValue,
+  literalEnvValue,
   namespaceManifest,
   podManifest,
   pvcManifest,
@@ -18,6 +19,7 @@ import {
 } from '../../daemon/providers/gke/manifests.js';
 import type { LaunchSpec, MountSpec, WorkspaceRef } from '../../daemon/providers/types.js';
 
+const INST = 'a1b2c3d4e5f6a7b8c9d0';
 const ws: WorkspaceRef = {
   workspace_id: 'ws-abc12',
   user_id: 'user_42',
@@ -79,17 +81,19 @@ describe('gke names and labels', () => {
 
 describe('gke namespace and KSA', () => {
   it('namespace carries the manager, workspace and user labels', () => {
-    const ns = namespaceManifest(ws);
+    const ns = namespaceManifest(ws, INST);
     assert.equal(ns.metadata?.name, 'onm-ws-abc12');
     assert.equal(ns.metadata?.labels?.['app.kubernetes.io/managed-by'], 'onmemos');
     assert.equal(ns.metadata?.labels?.['onmemos.dev/workspace-id'], 'ws-abc12');
     assert.equal(ns.metadata?.labels?.['onmemos.dev/user-id'], 'user_42');
+    assert.equal(ns.metadata?.labels?.['onmemos.dev/installation-id'], INST);
   });
   it('KSA is annotated with its GSA, and not when there is none', () => {
-    const sa = serviceAccountManifest(ws);
+    const sa = serviceAccountManifest(ws, INST);
     assert.equal(sa.metadata?.annotations?.['iam.gke.io/gcp-service-account'], ws.gsa_email);
     assert.equal(sa.metadata?.namespace, ws.k8s_namespace);
-    assert.deepEqual(serviceAccountManifest({ ...ws, gsa_email: '' }).metadata?.annotations, {});
+    assert.equal(sa.metadata?.labels?.['onmemos.dev/installation-id'], INST);
+    assert.deepEqual(serviceAccountManifest({ ...ws, gsa_email: '' }, INST).metadata?.annotations, {});
   });
 });
 
@@ -106,10 +110,10 @@ describe('gke buckets', () => {
     assert.throws(() => bucketName('p'.repeat(60), ws, { resource_id: 'r', name: 'abc' }), ApiError);
   });
   it('bucket options: uniform access, location, lowercase labels', () => {
-    const o = bucketOptions(ws, 'Vault-1', 'europe-west1');
+    const o = bucketOptions(ws, 'Vault-1', 'europe-west1', INST);
     assert.equal(o.location, 'europe-west1');
     assert.equal(o.iamConfiguration.uniformBucketLevelAccess.enabled, true);
-    assert.deepEqual(o.labels, { 'managed-by': 'onmemos', 'onmemos-workspace': 'ws-abc12', 'onmemos-user': 'user_42', 'onmemos-resource': 'vault-1' });
+    assert.deepEqual(o.labels, { 'managed-by': 'onmemos', 'onmemos-installation': INST, 'onmemos-workspace': 'ws-abc12', 'onmemos-user': 'user_42', 'onmemos-resource': 'vault-1' });
   });
 });
 
@@ -134,11 +138,12 @@ describe('gke drives', () => {
     assert.throws(() => validateDriveSize(1.5, 'my-nfs'), /whole number/);
   });
   it('PVC is ReadWriteMany with the class and the size in GiB', () => {
-    const pvc = pvcManifest(ws, { resource_id: 'drive-1', name: 'scratch', size_gb: 1024 }, 'standard-rwx');
+    const pvc = pvcManifest(ws, { resource_id: 'drive-1', name: 'scratch', size_gb: 1024 }, 'standard-rwx', INST);
     assert.deepEqual(pvc.spec?.accessModes, ['ReadWriteMany']);
     assert.equal(pvc.spec?.storageClassName, 'standard-rwx');
     assert.equal(pvc.spec?.resources?.requests?.storage, '1024Gi');
     assert.equal(pvc.metadata?.labels?.['onmemos.dev/resource-id'], 'drive-1');
+    assert.equal(pvc.metadata?.labels?.['onmemos.dev/installation-id'], INST);
   });
 });
 
@@ -146,7 +151,7 @@ describe('gke pod', () => {
   const storage = { buckets: { v1: 'onmemos-a-1', v2: 'onmemos-b-2' }, claims: { d1: 'scratch' } };
 
   it('every vault is a gcsfuse CSI volume and the annotation is set (also for extra vaults)', () => {
-    const pod = podManifest(launch([vault('v1', '/workspace'), vault('v2', '/ref', 'RO'), drive('d1', '/data')]), storage);
+    const pod = podManifest(launch([vault('v1', '/workspace'), vault('v2', '/ref', 'RO'), drive('d1', '/data')]), storage, INST);
     assert.equal(pod.metadata?.annotations?.[GCSFUSE_ANNOTATION], 'true');
     const vols = pod.spec!.volumes!;
     assert.equal(vols.length, 3);
@@ -162,12 +167,12 @@ describe('gke pod', () => {
   });
 
   it('no vault, no gcsfuse annotation', () => {
-    const pod = podManifest(launch([drive('d1', '/data')]), storage);
+    const pod = podManifest(launch([drive('d1', '/data')]), storage, INST);
     assert.equal(pod.metadata?.annotations?.[GCSFUSE_ANNOTATION], undefined);
   });
 
   it('requests set explicitly, non-root, KSA, TTL as activeDeadlineSeconds, labels', () => {
-    const pod = podManifest(launch([], { ttl_minutes: 45 }), storage);
+    const pod = podManifest(launch([], { ttl_minutes: 45 }), storage, INST);
     const c = pod.spec!.containers[0]!;
     assert.deepEqual(c.resources?.requests, { cpu: '500m', memory: '1Gi' });
     assert.deepEqual(c.resources?.limits, { cpu: '500m', memory: '1Gi' });
@@ -182,10 +187,34 @@ describe('gke pod', () => {
     assert.equal(pod.metadata?.labels?.['onmemos.dev/session-id'], 'shuttle-1a2b3c');
     assert.equal(pod.metadata?.labels?.['app.kubernetes.io/managed-by'], 'onmemos');
     assert.deepEqual(c.env?.find((e) => e.name === 'FOO'), { name: 'FOO', value: 'bar' });
+    assert.equal(pod.metadata?.labels?.['onmemos.dev/installation-id'], INST);
+  });
+
+  it('no Kubernetes API token and no service links in the shuttle', () => {
+    const pod = podManifest(launch([vault('v1', '/workspace')]), storage, INST);
+    assert.equal(pod.spec!.automountServiceAccountToken, false);
+    assert.equal(pod.spec!.enableServiceLinks, false);
+    // Workload Identity still needs the KSA itself.
+    assert.equal(pod.spec!.serviceAccountName, 'onmemos-shuttle');
+  });
+
+  it('user env values arrive literally: $ is escaped against the kubelet expanding $(VAR) and $$', () => {
+    const env = { PASSWORD: 'pa$$word', REF: '$(HOME)/x', PLAIN: 'no dollars', TRAIL: 'cost: 5$', EMPTY: '' };
+    const pod = podManifest(launch([], { env }), storage, INST);
+    const got = Object.fromEntries(pod.spec!.containers[0]!.env!.map((e) => [e.name, e.value]));
+    assert.equal(got.PASSWORD, 'pa$$$$word');
+    assert.equal(got.REF, '$$(HOME)/x');
+    assert.equal(got.PLAIN, 'no dollars');
+    assert.equal(got.TRAIL, 'cost: 5$$');
+    assert.equal(got.EMPTY, '');
+    // What the kubelet delivers (its expansion rules: $$ -> $, $(VAR) -> VAR's value) is the input.
+    const kubelet = (v: string, vars: Record<string, string>) => v.replace(/\$(\$|\(([A-Za-z_][A-Za-z0-9_]*)\))/g, (m, _a, name) => (name === undefined ? '$' : (vars[name] ?? m)));
+    for (const [k, v] of Object.entries(env)) assert.equal(kubelet(got[k]!, { HOME: '/home/x' }), v, k);
+    assert.equal(literalEnvValue('a$b'), 'a$$b');
   });
 
   it('a mount without its backing store is refused, not silently dropped', () => {
-    assert.throws(() => podManifest(launch([vault('missing', '/w')]), storage), ApiError);
-    assert.throws(() => podManifest(launch([drive('missing', '/d')]), storage), ApiError);
+    assert.throws(() => podManifest(launch([vault('missing', '/w')]), storage, INST), ApiError);
+    assert.throws(() => podManifest(launch([drive('missing', '/d')]), storage, INST), ApiError);
   });
 });

@@ -5,13 +5,15 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { conflict, providerUnavailable } from '../../errors.js';
 import type { ComputeProvider, ExecOptions, ExecResult, LaunchSpec, Progress, SessionRef, ShellInfo, ShellStream } from '../types.js';
 import { runExec } from './exec.js';
-import { isConflict, isNotFound, kubeMessage, unavailable, type Kube } from './kube.js';
-import { bucketName, L_SESSION, labelValue, podManifest, type PodStorage } from './manifests.js';
+import { isConflict, isNotFound, kubeMessage, kubeFailure, type Kube } from './kube.js';
+import { bucketName, CONTAINER, L_SESSION, labelValue, podManifest, type PodStorage } from './manifests.js';
 import { ShellRegistry } from './shell.js';
 
 export interface GkeComputeOptions {
   kube: Kube;
   bucketPrefix: string;
+  /** This daemon's installation id (installation.ts), a label on every pod. */
+  installation: string;
   /** How long launch waits for Running before failing with the pod's events. */
   launchTimeoutMs: number;
   log: (event: string, fields?: Record<string, unknown>) => void;
@@ -23,8 +25,16 @@ const FATAL_WAITING = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImage
 /** What a pod's status says, for progress lines and the launch decision (pure). */
 export function podState(pod: V1Pod): { running: boolean; fatal?: string; message: string } {
   const phase = pod.status?.phase ?? 'Pending';
-  const cs = pod.status?.containerStatuses?.[0];
+  // The shuttle's own container by name: statuses are sorted by name, so a sidecar GKE injects
+  // (gke-gcsfuse-sidecar, istio-proxy) can come first and run while the shuttle is dead.
+  const cs = pod.status?.containerStatuses?.find((c) => c.name === CONTAINER);
   if (phase === 'Failed' || phase === 'Succeeded') return { running: false, fatal: `pod ${phase.toLowerCase()}: ${pod.status?.reason ?? ''} ${pod.status?.message ?? ''}`.trim(), message: phase };
+  // restartPolicy Never: an ended shuttle container never comes back, even while a sidecar keeps the pod Running.
+  const ended = cs?.state?.terminated;
+  if (ended) {
+    const why = `container ${CONTAINER} ended: ${ended.reason ?? 'terminated'} (exit code ${ended.exitCode})${ended.message ? ` ${ended.message}` : ''}`;
+    return { running: false, fatal: why, message: why };
+  }
   if (cs?.state?.waiting?.reason && FATAL_WAITING.has(cs.state.waiting.reason)) {
     return { running: false, fatal: `${cs.state.waiting.reason}: ${cs.state.waiting.message ?? ''}`.trim(), message: cs.state.waiting.reason };
   }
@@ -58,7 +68,7 @@ export class GkeComputeProvider implements ComputeProvider {
       if (m.type === 'bucket') storage.buckets[m.resource_id] = bucketName(this.o.bucketPrefix, spec.workspace, m);
       else storage.claims[m.resource_id] = m.name;
     }
-    const body = podManifest(spec, storage);
+    const body = podManifest(spec, storage, this.o.installation);
     const ns = spec.namespace;
     const name = spec.sandbox_name;
     let created: V1Pod;
@@ -66,8 +76,8 @@ export class GkeComputeProvider implements ComputeProvider {
       created = await this.o.kube.core.createNamespacedPod({ namespace: ns, body });
       progress(`pod ${ns}/${name} created`);
     } catch (err) {
-      if (!isConflict(err)) throw unavailable(`creating pod ${ns}/${name}`, err);
-      created = await this.o.kube.core.readNamespacedPod({ name, namespace: ns });
+      if (!isConflict(err)) throw kubeFailure(`creating pod ${ns}/${name}`, err);
+      created = await this.o.kube.core.readNamespacedPod({ name, namespace: ns }).catch((e: unknown) => Promise.reject(kubeFailure(`reading pod ${ns}/${name}`, e)));
       if (created.metadata?.labels?.[L_SESSION] !== labelValue(spec.session_id)) throw conflict(`pod ${ns}/${name} already exists for another session`);
       progress(`pod ${ns}/${name} already exists`);
     }
@@ -149,7 +159,7 @@ export class GkeComputeProvider implements ComputeProvider {
       await this.o.kube.core.deleteNamespacedPod({ name: session.sandbox_name, namespace: session.namespace });
       this.o.log('gke.pod.deleted', { namespace: session.namespace, pod: session.sandbox_name });
     } catch (err) {
-      if (!isNotFound(err)) throw unavailable(`deleting pod ${session.namespace}/${session.sandbox_name}`, err);
+      if (!isNotFound(err)) throw kubeFailure(`deleting pod ${session.namespace}/${session.sandbox_name}`, err);
     }
   }
 
@@ -159,7 +169,7 @@ export class GkeComputeProvider implements ComputeProvider {
       return !pod.metadata?.deletionTimestamp && podState(pod).running;
     } catch (err) {
       if (isNotFound(err)) return false;
-      throw unavailable(`reading pod ${session.namespace}/${session.sandbox_name}`, err);
+      throw kubeFailure(`reading pod ${session.namespace}/${session.sandbox_name}`, err);
     }
   }
 

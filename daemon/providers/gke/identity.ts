@@ -1,10 +1,11 @@
 // Workspace identity, idempotent: namespace → KSA (annotated with its GSA) → optionally the GSA and
 // its Workload Identity binding through the IAM REST API. Every step reports its state, so
 // `POST /admin/workspaces/ensure-identity` shows what exists, what was made and what failed.
-import type { V1ServiceAccount } from '@kubernetes/client-node';
+import type { V1Namespace, V1ServiceAccount } from '@kubernetes/client-node';
+import { conflict } from '../../errors.js';
 import type { WorkspaceRef } from '../types.js';
-import { isConflict, isNotFound, kubeMessage, unavailable, type Kube } from './kube.js';
-import { namespaceManifest, serviceAccountManifest, WI_ANNOTATION, workloadIdentityMember } from './manifests.js';
+import { isConflict, isNotFound, kubeFailure, type Kube } from './kube.js';
+import { L_INSTALLATION, L_WORKSPACE, labelValue, MANAGED_BY, MANAGER, namespaceManifest, serviceAccountManifest, WI_ANNOTATION, workloadIdentityMember } from './manifests.js';
 
 export type StepState = 'created' | 'updated' | 'exists' | 'skipped' | 'failed';
 export interface Step {
@@ -55,29 +56,53 @@ const errText = (err: unknown) => {
   return e?.response?.data?.error?.message ?? e?.message ?? String(err);
 };
 
-export async function ensureNamespaceAndKsa(kube: Kube, ws: WorkspaceRef): Promise<{ namespace: Step; service_account: Step }> {
+/** Why an existing namespace is not this workspace's to use (pure); undefined when it is. Namespaces
+ * made before installation ids existed carry none and are accepted on their workspace label. */
+export function namespaceRefusal(have: V1Namespace, ws: Pick<WorkspaceRef, 'workspace_id' | 'k8s_namespace'>, installation: string): string | undefined {
+  const labels = have.metadata?.labels ?? {};
+  const name = ws.k8s_namespace;
+  if (have.metadata?.deletionTimestamp) return `namespace ${name} is being deleted (Terminating since ${new Date(have.metadata.deletionTimestamp).toISOString()}); wait until it is gone, then retry`;
+  if (labels[MANAGED_BY] !== MANAGER || labels[L_WORKSPACE] !== labelValue(ws.workspace_id)) {
+    return `namespace ${name} already exists and is not workspace ${ws.workspace_id}'s (it lacks the labels ${MANAGED_BY}=${MANAGER} and ${L_WORKSPACE}=${labelValue(ws.workspace_id)}); delete or rename it, or give the workspace another namespace`;
+  }
+  const owner = labels[L_INSTALLATION];
+  if (owner !== undefined && owner !== labelValue(installation)) {
+    return `namespace ${name} belongs to another onmemos daemon on this cluster (${L_INSTALLATION}=${owner}); give the workspace another namespace`;
+  }
+  return undefined;
+}
+
+export async function ensureNamespaceAndKsa(kube: Kube, ws: WorkspaceRef, installation: string): Promise<{ namespace: Step; service_account: Step }> {
   let namespace: Step;
   try {
-    await kube.core.createNamespace({ body: namespaceManifest(ws) });
+    await kube.core.createNamespace({ body: namespaceManifest(ws, installation) });
     namespace = { state: 'created', name: ws.k8s_namespace };
   } catch (err) {
-    if (!isConflict(err)) throw unavailable(`creating namespace ${ws.k8s_namespace}`, err);
+    if (!isConflict(err)) throw kubeFailure(`creating namespace ${ws.k8s_namespace}`, err);
+    // A 409 says a namespace of that name exists, not that it is ours or usable.
+    const have = await kube.core.readNamespace({ name: ws.k8s_namespace }).catch((e: unknown) => Promise.reject(kubeFailure(`reading namespace ${ws.k8s_namespace}`, e)));
+    const refusal = namespaceRefusal(have, ws, installation);
+    if (refusal) throw conflict(refusal, { namespace: ws.k8s_namespace });
     namespace = { state: 'exists', name: ws.k8s_namespace };
   }
   let service_account: Step;
-  const want = serviceAccountManifest(ws);
+  const want = serviceAccountManifest(ws, installation);
   try {
     await kube.core.createNamespacedServiceAccount({ namespace: ws.k8s_namespace, body: want });
     service_account = { state: 'created', name: ws.ksa_name };
   } catch (err) {
-    if (!isConflict(err)) throw unavailable(`creating service account ${ws.k8s_namespace}/${ws.ksa_name}`, err);
+    if (!isConflict(err)) throw kubeFailure(`creating service account ${ws.k8s_namespace}/${ws.ksa_name}`, err);
     // Converge: a rerun with a different GSA re-annotates the existing KSA.
-    const have: V1ServiceAccount = await kube.core.readNamespacedServiceAccount({ name: ws.ksa_name, namespace: ws.k8s_namespace });
+    const have: V1ServiceAccount = await kube.core
+      .readNamespacedServiceAccount({ name: ws.ksa_name, namespace: ws.k8s_namespace })
+      .catch((e: unknown) => Promise.reject(kubeFailure(`reading service account ${ws.k8s_namespace}/${ws.ksa_name}`, e)));
     const current = have.metadata?.annotations?.[WI_ANNOTATION] ?? '';
     if (current === (ws.gsa_email ?? '')) service_account = { state: 'exists', name: ws.ksa_name };
     else {
       have.metadata = { ...have.metadata, labels: { ...have.metadata?.labels, ...want.metadata!.labels }, annotations: { ...have.metadata?.annotations, ...want.metadata!.annotations } };
-      await kube.core.replaceNamespacedServiceAccount({ name: ws.ksa_name, namespace: ws.k8s_namespace, body: have });
+      await kube.core
+        .replaceNamespacedServiceAccount({ name: ws.ksa_name, namespace: ws.k8s_namespace, body: have })
+        .catch((e: unknown) => Promise.reject(kubeFailure(`updating service account ${ws.k8s_namespace}/${ws.ksa_name}`, e)));
       service_account = { state: 'updated', name: ws.ksa_name, message: `annotation ${WI_ANNOTATION}: "${current}" -> "${ws.gsa_email}"` };
     }
   }
@@ -133,13 +158,15 @@ export async function ensureWiBinding(request: GoogleRequest, project: string, e
 
 export interface IdentityDeps {
   kube: Kube;
+  /** This daemon's installation id (installation.ts), a label on what it creates. */
+  installation: string;
   request?: GoogleRequest;
   project?: string;
   autoProvision: boolean;
 }
 
 export async function ensureIdentity(deps: IdentityDeps, ws: WorkspaceRef): Promise<IdentityReport> {
-  const { namespace, service_account } = await ensureNamespaceAndKsa(deps.kube, ws);
+  const { namespace, service_account } = await ensureNamespaceAndKsa(deps.kube, ws, deps.installation);
   let google_service_account: Step;
   let workload_identity_binding: Step;
   if (!deps.autoProvision) {
@@ -175,7 +202,7 @@ export async function deleteIdentity(deps: IdentityDeps, ws: WorkspaceRef): Prom
   try {
     await deps.kube.core.deleteNamespace({ name: ws.k8s_namespace });
   } catch (err) {
-    if (!isNotFound(err)) throw unavailable(`deleting namespace ${ws.k8s_namespace}: ${kubeMessage(err)}`, err);
+    if (!isNotFound(err)) throw kubeFailure(`deleting namespace ${ws.k8s_namespace}`, err);
   }
   if (deps.autoProvision && deps.request && deps.project && ws.gsa_email) {
     const url = `${IAM}/projects/${deps.project}/serviceAccounts/${encodeURIComponent(ws.gsa_email)}`;

@@ -1,12 +1,15 @@
 // The gke provider's one entry point: `const gke = await createGkeProviders({...})` gives the
 // daemon its compute and storage providers plus the identity and gc operations for admin routes.
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Storage } from '@google-cloud/storage';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { WorkspaceRef } from '../types.js';
 import { GkeComputeProvider } from './compute.js';
-import { gc, type GcResult, type LiveSet } from './gc.js';
+import { gc, GC_GRACE_MS, type GcResult, type LiveSet } from './gc.js';
 import type { GoogleRequest, IdentityReport } from './identity.js';
 import { checkExecPlugin, gkeKubeConfig, Kube, loadKubeConfig } from './kube.js';
+import { loadInstallationId } from './installation.js';
 import { identityNames } from './manifests.js';
 import { GkeStorageProvider } from './storage.js';
 
@@ -14,6 +17,11 @@ export { identityNames } from './manifests.js';
 export type { IdentityReport } from './identity.js';
 
 export interface GkeConfig {
+  /** The daemon's home (its --home; else ONMEMOS_HOME, else ~/.onmemos): this provider keeps its
+   * installation id there (gke-installation-id), the label that tells its objects from another daemon's. */
+  home?: string;
+  /** gc leaves objects younger than this alone (ONMEMOS_GC_GRACE_S; default 600 s). */
+  gcGraceMs?: number;
   /** Path of a kubeconfig; default $KUBECONFIG or ~/.kube/config, current context. */
   kubeconfig?: string;
   /** A context of that kubeconfig instead of the current one. */
@@ -56,7 +64,12 @@ export interface GkeProviders {
   identityNames(workspace_id: string): { k8s_namespace: string; ksa_name: string; gsa_email: string };
   /** Every apiserver request this process sent (the round-trips benchmark reads it). */
   kube: Kube;
-  settings: Required<Pick<GkeConfig, 'bucketLocation' | 'bucketPrefix' | 'storageClass' | 'autoProvisionIdentity' | 'launchTimeoutMs'>> & { project?: string; server?: string };
+  settings: Required<Pick<GkeConfig, 'bucketLocation' | 'bucketPrefix' | 'storageClass' | 'autoProvisionIdentity' | 'launchTimeoutMs' | 'gcGraceMs'>> & {
+    project?: string;
+    server?: string;
+    /** This daemon's installation id, a label on everything it creates. */
+    installation: string;
+  };
 }
 
 const truthy = (v: string | undefined) => v !== undefined && /^(1|true|yes|on)$/i.test(v);
@@ -68,6 +81,8 @@ export function resolveGkeConfig(c: GkeConfig, env: NodeJS.ProcessEnv = process.
   const region = c.region ?? env.GKE_REGION ?? undefined;
   const cluster = c.cluster ?? env.GKE_CLUSTER ?? undefined;
   return {
+    home: resolve(c.home ?? env.ONMEMOS_HOME ?? join(homedir(), '.onmemos')),
+    gcGraceMs: c.gcGraceMs ?? (num(env.ONMEMOS_GC_GRACE_S) ?? GC_GRACE_MS / 1000) * 1000,
     kubeconfig: c.kubeconfig,
     context: c.context,
     project,
@@ -101,6 +116,7 @@ async function kubeConfigFor(r: ReturnType<typeof resolveGkeConfig>, gcs: Storag
 
 export async function createGkeProviders(config: GkeConfig = {}): Promise<GkeProviders> {
   const r = resolveGkeConfig(config);
+  const installation = loadInstallationId(r.home);
   const sink = config.log;
   const log: LogFn = !sink ? () => {} : typeof sink === 'function' ? sink : (e, f) => sink.info(e, f);
   const gcs = new Storage({ projectId: r.project, ...(r.gcsEndpoint ? { apiEndpoint: r.gcsEndpoint } : {}) });
@@ -115,12 +131,13 @@ export async function createGkeProviders(config: GkeConfig = {}): Promise<GkePro
     autoProvision: r.autoProvisionIdentity,
     bucketLocation: r.bucketLocation,
     bucketPrefix: r.bucketPrefix,
+    installation,
     storageClass: r.storageClass,
     driveMinGb: r.driveMinGb,
     log,
   });
-  const compute = new GkeComputeProvider({ kube, bucketPrefix: r.bucketPrefix, launchTimeoutMs: r.launchTimeoutMs, log });
-  log('gke.configured', { server: kube.kc.getCurrentCluster()?.server, project: r.project, storage_class: r.storageClass, gcs: r.gcsEndpoint ?? 'google' });
+  const compute = new GkeComputeProvider({ kube, bucketPrefix: r.bucketPrefix, installation, launchTimeoutMs: r.launchTimeoutMs, log });
+  log('gke.configured', { server: kube.kc.getCurrentCluster()?.server, project: r.project, storage_class: r.storageClass, installation, gcs: r.gcsEndpoint ?? 'google' });
   return {
     compute,
     storage,
@@ -128,7 +145,7 @@ export async function createGkeProviders(config: GkeConfig = {}): Promise<GkePro
       const identity = await storage.ensureIdentity(ws, options?.project);
       return { state: identity.state, identity };
     },
-    gc: (live, dryRun) => gc(kube, gcs, r.bucketPrefix, live, dryRun),
+    gc: (live, dryRun) => gc(kube, gcs, r.bucketPrefix, live, { installation, graceMs: r.gcGraceMs }, dryRun),
     identityNames: (id) => identityNames(id, r.project),
     kube,
     settings: {
@@ -137,6 +154,8 @@ export async function createGkeProviders(config: GkeConfig = {}): Promise<GkePro
       storageClass: r.storageClass,
       autoProvisionIdentity: r.autoProvisionIdentity,
       launchTimeoutMs: r.launchTimeoutMs,
+      gcGraceMs: r.gcGraceMs,
+      installation,
       project: r.project,
       server: kube.kc.getCurrentCluster()?.server,
     },

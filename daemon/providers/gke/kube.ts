@@ -14,7 +14,7 @@ import {
   Watch,
   type Configuration,
 } from '@kubernetes/client-node';
-import { providerUnavailable } from '../../errors.js';
+import { ApiError, providerUnavailable } from '../../errors.js';
 
 export interface KubeSource {
   kubeconfig?: string;
@@ -147,25 +147,57 @@ export const statusOf = (err: unknown): number | undefined => (err instanceof Ap
 export const isNotFound = (err: unknown) => statusOf(err) === 404;
 export const isConflict = (err: unknown) => statusOf(err) === 409;
 
+/** The apiserver's Status from an ApiException body (its reason and message), when there is one. */
+function apiStatus(err: ApiException<unknown>): { reason?: string; message?: string } {
+  try {
+    const parsed = typeof err.body === 'string' ? JSON.parse(err.body) : err.body;
+    if (parsed && typeof parsed === 'object') {
+      const { reason, message } = parsed as { reason?: unknown; message?: unknown };
+      return { reason: typeof reason === 'string' ? reason : undefined, message: typeof message === 'string' ? message : undefined };
+    }
+  } catch {
+    /* not JSON */
+  }
+  return {};
+}
+
 /** The apiserver's own message from an ApiException body, for error reports. */
 export function kubeMessage(err: unknown): string {
   if (err instanceof ApiException) {
-    const body = err.body as unknown;
-    try {
-      const parsed = typeof body === 'string' ? JSON.parse(body) : body;
-      if (parsed && typeof parsed === 'object' && 'message' in parsed) return `HTTP ${err.code}: ${(parsed as { message: string }).message}`;
-    } catch {
-      /* not JSON */
-    }
-    return `HTTP ${err.code}: ${String(body).slice(0, 300)}`;
+    const { message } = apiStatus(err);
+    return `HTTP ${err.code}: ${message ?? String(err.body).slice(0, 300)}`;
   }
   const e = err as { code?: string; message?: string };
   if (e?.code === 'ENOENT' || /ENOENT/.test(e?.message ?? '')) return `credential plugin missing: ${e.message}`;
   return e?.message ?? String(err);
 }
 
-/** Map a transport failure (apiserver down, TLS, credential plugin) to a 503 the user can act on. */
-export function unavailable(what: string, err: unknown): Error {
-  if (statusOf(err) !== undefined && statusOf(err)! < 500) return err as Error;
-  return providerUnavailable(`Kubernetes API unavailable while ${what}: ${kubeMessage(err)}`);
+/** A failed apiserver call as the daemon's typed error. The apiserver's refusals (4xx) say what is
+ * wrong with this request and become 4xx answers with its message: a quota or a namespace being
+ * deleted is a 409, an admission or RBAC denial a 403, an invalid object a 400. Transport failures
+ * (apiserver down, TLS, credential plugin) and 5xx become a 503 the operator can act on. */
+export function kubeFailure(what: string, err: unknown): Error {
+  const code = statusOf(err);
+  if (code === undefined || code >= 500 || code === 429 || code === 401) {
+    return providerUnavailable(`Kubernetes API unavailable while ${what}: ${kubeMessage(err)}`);
+  }
+  const { reason, message = String((err as ApiException<unknown>).body).slice(0, 300) } = apiStatus(err as ApiException<unknown>);
+  const details = { kubernetes: { code, reason, message } };
+  const says = `the Kubernetes API refused ${what}: ${message}`;
+  if (code === 403) {
+    if (/quota/i.test(message)) {
+      return new ApiError(409, 'conflict', `${says} — the workspace's namespace is at its ResourceQuota: end a shuttle or remove storage in it, or ask the cluster admin to raise the quota`, details);
+    }
+    if (/being terminated|is terminating/i.test(message)) {
+      return new ApiError(409, 'conflict', `${says} — the namespace is being deleted; wait until it is gone, then retry`, details);
+    }
+    if (/cannot \w+ resource/i.test(message)) {
+      return new ApiError(403, 'forbidden', `${says} — the daemon's Kubernetes identity lacks this RBAC permission; the cluster admin must grant it`, details);
+    }
+    return new ApiError(403, 'forbidden', `${says} — a cluster admission policy denied it; change the request or ask the cluster admin`, details);
+  }
+  if (code === 400 || code === 422) return new ApiError(400, 'invalid_request', says, details);
+  if (code === 404) return new ApiError(404, 'not_found', says, details);
+  if (code === 409 || code === 410) return new ApiError(409, 'conflict', says, details);
+  return new ApiError(400, 'invalid_request', says, details);
 }

@@ -12,6 +12,11 @@ export const L_WORKSPACE = 'onmemos.dev/workspace-id';
 export const L_USER = 'onmemos.dev/user-id';
 export const L_SESSION = 'onmemos.dev/session-id';
 export const L_RESOURCE = 'onmemos.dev/resource-id';
+/** Which daemon made an object: a random id kept in that daemon's home (installation.ts). Several
+ * daemons may share one cluster and one GCS project; gc only ever touches its own installation's objects. */
+export const L_INSTALLATION = 'onmemos.dev/installation-id';
+/** The same on buckets (GCS label keys: lowercase, digits, `_` and `-`). */
+export const GCS_L_INSTALLATION = 'onmemos-installation';
 export const CONTAINER = 'shuttle';
 /** The uid/gid the shuttle runs as; gcsfuse mounts are owned by it (mountOptions uid/gid). */
 export const SHUTTLE_UID = 1000;
@@ -37,8 +42,15 @@ export function gcsLabelValue(v: string): string {
   return v.toLowerCase().replace(/[^a-z0-9_-]/g, '-').slice(0, 63);
 }
 
-export function workspaceLabels(ws: Pick<WorkspaceRef, 'workspace_id' | 'user_id'>): Record<string, string> {
-  return { [MANAGED_BY]: MANAGER, [L_WORKSPACE]: labelValue(ws.workspace_id), [L_USER]: labelValue(ws.user_id) };
+export function workspaceLabels(ws: Pick<WorkspaceRef, 'workspace_id' | 'user_id'>, installation: string): Record<string, string> {
+  return { [MANAGED_BY]: MANAGER, [L_INSTALLATION]: labelValue(installation), [L_WORKSPACE]: labelValue(ws.workspace_id), [L_USER]: labelValue(ws.user_id) };
+}
+
+/** An env value as the kubelet will deliver it. EnvVar.value is not literal: the kubelet expands
+ * `$(VAR)` and turns `$$` into `$` (https://kubernetes.io/docs/reference/kubernetes-api/workload-resources/pod-v1/#environment-variables),
+ * so `pa$$word` would arrive as `pa$word`. Doubling every `$` makes it literal, as on the local provider. */
+export function literalEnvValue(value: string): string {
+  return value.replace(/\$/g, '$$$$');
 }
 
 /** A DNS-1123 label from free text: lowercase, a-z0-9-, <= max chars, hash-suffixed when shortened. */
@@ -62,22 +74,22 @@ export function workloadIdentityMember(project: string, namespace: string, ksa: 
   return `serviceAccount:${project}.svc.id.goog[${namespace}/${ksa}]`;
 }
 
-export function namespaceManifest(ws: WorkspaceRef): V1Namespace {
+export function namespaceManifest(ws: WorkspaceRef, installation: string): V1Namespace {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: ws.k8s_namespace, labels: { ...workspaceLabels(ws), 'onmemos.dev/workspace-name': labelValue(ws.name) } },
+    metadata: { name: ws.k8s_namespace, labels: { ...workspaceLabels(ws, installation), 'onmemos.dev/workspace-name': labelValue(ws.name) } },
   };
 }
 
-export function serviceAccountManifest(ws: WorkspaceRef): V1ServiceAccount {
+export function serviceAccountManifest(ws: WorkspaceRef, installation: string): V1ServiceAccount {
   return {
     apiVersion: 'v1',
     kind: 'ServiceAccount',
     metadata: {
       name: ws.ksa_name,
       namespace: ws.k8s_namespace,
-      labels: workspaceLabels(ws),
+      labels: workspaceLabels(ws, installation),
       annotations: ws.gsa_email ? { [WI_ANNOTATION]: ws.gsa_email } : {},
     },
   };
@@ -96,13 +108,14 @@ export function bucketName(prefix: string, ws: Pick<WorkspaceRef, 'workspace_id'
   return name;
 }
 
-export function bucketOptions(ws: Pick<WorkspaceRef, 'workspace_id' | 'user_id'>, resourceId: string, location: string) {
+export function bucketOptions(ws: Pick<WorkspaceRef, 'workspace_id' | 'user_id'>, resourceId: string, location: string, installation: string) {
   return {
     location,
     // Uniform bucket-level access: IAM only, no per-object ACLs (https://cloud.google.com/storage/docs/uniform-bucket-level-access).
     iamConfiguration: { uniformBucketLevelAccess: { enabled: true }, publicAccessPrevention: 'enforced' },
     labels: {
       'managed-by': MANAGER,
+      [GCS_L_INSTALLATION]: gcsLabelValue(installation),
       'onmemos-workspace': gcsLabelValue(ws.workspace_id),
       'onmemos-user': gcsLabelValue(ws.user_id),
       'onmemos-resource': gcsLabelValue(resourceId),
@@ -131,11 +144,11 @@ export function validateDriveSize(sizeGb: number, storageClass: string, minOverr
   }
 }
 
-export function pvcManifest(ws: WorkspaceRef, resource: { resource_id: string; name: string; size_gb: number }, storageClass: string): V1PersistentVolumeClaim {
+export function pvcManifest(ws: WorkspaceRef, resource: { resource_id: string; name: string; size_gb: number }, storageClass: string, installation: string): V1PersistentVolumeClaim {
   return {
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
-    metadata: { name: resource.name, namespace: ws.k8s_namespace, labels: { ...workspaceLabels(ws), [L_RESOURCE]: labelValue(resource.resource_id) } },
+    metadata: { name: resource.name, namespace: ws.k8s_namespace, labels: { ...workspaceLabels(ws, installation), [L_RESOURCE]: labelValue(resource.resource_id) } },
     spec: {
       // Filestore is NFS: many pods on many nodes mount one drive (ReadWriteMany).
       accessModes: ['ReadWriteMany'],
@@ -156,7 +169,7 @@ export interface PodStorage {
 /** PID 1 that ends promptly on SIGTERM; the session's lifetime is activeDeadlineSeconds, not a sleep. */
 const KEEPALIVE = "trap 'exit 0' TERM INT; while :; do sleep 3600 & wait $!; done";
 
-export function podManifest(spec: LaunchSpec, storage: PodStorage): V1Pod {
+export function podManifest(spec: LaunchSpec, storage: PodStorage, installation: string): V1Pod {
   const ws = spec.workspace;
   const volumes: V1Volume[] = [];
   const mounts: V1VolumeMount[] = [];
@@ -194,7 +207,7 @@ export function podManifest(spec: LaunchSpec, storage: PodStorage): V1Pod {
     metadata: {
       name: spec.sandbox_name,
       namespace: spec.namespace,
-      labels: { ...workspaceLabels(ws), [L_SESSION]: labelValue(spec.session_id) },
+      labels: { ...workspaceLabels(ws, installation), [L_SESSION]: labelValue(spec.session_id) },
       annotations: {
         ...(vaults ? { [GCSFUSE_ANNOTATION]: 'true' } : {}),
         'onmemos.dev/expires-at': spec.expires_at,
@@ -203,6 +216,12 @@ export function podManifest(spec: LaunchSpec, storage: PodStorage): V1Pod {
     },
     spec: {
       serviceAccountName: ws.ksa_name,
+      // The shuttle runs the user's code: no Kubernetes API token in it. Workload Identity gets
+      // Google tokens from the metadata server and the gcsfuse CSI driver gets its own through the
+      // CSIDriver's tokenRequests, so neither needs the mounted KSA token.
+      automountServiceAccountToken: false,
+      // No *_SERVICE_HOST/_PORT variables for every Service in the namespace.
+      enableServiceLinks: false,
       restartPolicy: 'Never',
       // The TTL is enforced by the kubelet even if the daemon is down.
       activeDeadlineSeconds: ttlSeconds,
@@ -219,7 +238,11 @@ export function podManifest(spec: LaunchSpec, storage: PodStorage): V1Pod {
           name: CONTAINER,
           image: spec.template.image,
           command: ['/bin/sh', '-c', KEEPALIVE],
-          env: Object.entries({ ...spec.env, ONMEMOS_SESSION_ID: spec.session_id, ONMEMOS_WORKSPACE_ID: ws.workspace_id }).map(([name, value]) => ({ name, value })),
+          env: Object.entries({
+            ...Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, literalEnvValue(v)])),
+            ONMEMOS_SESSION_ID: literalEnvValue(spec.session_id),
+            ONMEMOS_WORKSPACE_ID: literalEnvValue(ws.workspace_id),
+          }).map(([name, value]) => ({ name, value })),
           // Autopilot bills and schedules by requests; set them explicitly with limits equal
           // (https://cloud.google.com/kubernetes-engine/docs/concepts/autopilot-resource-requests).
           resources: { requests: resources, limits: resources },

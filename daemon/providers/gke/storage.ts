@@ -4,7 +4,7 @@ import type { Storage } from '@google-cloud/storage';
 import { conflict, providerUnavailable } from '../../errors.js';
 import type { StorageProvider, StorageType, WorkspaceRef } from '../types.js';
 import { deleteIdentity, ensureIdentity, withBinding, type GoogleRequest, type IamPolicy, type IdentityReport } from './identity.js';
-import { isConflict, isNotFound, kubeMessage, unavailable, type Kube } from './kube.js';
+import { isConflict, isNotFound, kubeMessage, kubeFailure, type Kube } from './kube.js';
 import { bucketName, bucketOptions, L_RESOURCE, labelValue, pvcManifest, validateDriveSize } from './manifests.js';
 
 export interface GkeStorageOptions {
@@ -15,6 +15,8 @@ export interface GkeStorageOptions {
   autoProvision: boolean;
   bucketLocation: string;
   bucketPrefix: string;
+  /** This daemon's installation id (installation.ts), a label on buckets and claims. */
+  installation: string;
   storageClass: string;
   /** Override the storage class's minimum drive size (GiB). */
   driveMinGb?: number;
@@ -34,13 +36,13 @@ export class GkeStorageProvider implements StorageProvider {
   }
 
   ensureIdentity(ws: WorkspaceRef, project = this.o.project): Promise<IdentityReport> {
-    const { kube, request, autoProvision } = this.o;
-    return ensureIdentity({ kube, request, project, autoProvision }, ws);
+    const { kube, request, autoProvision, installation } = this.o;
+    return ensureIdentity({ kube, request, project, autoProvision, installation }, ws);
   }
 
   async deleteWorkspace(ws: WorkspaceRef): Promise<void> {
-    const { kube, request, project, autoProvision } = this.o;
-    await deleteIdentity({ kube, request, project, autoProvision }, ws);
+    const { kube, request, project, autoProvision, installation } = this.o;
+    await deleteIdentity({ kube, request, project, autoProvision, installation }, ws);
   }
 
   async createResource(ws: WorkspaceRef, r: { resource_id: string; name: string; type: StorageType; size_gb: number }): Promise<{ backing_name: string }> {
@@ -52,7 +54,7 @@ export class GkeStorageProvider implements StorageProvider {
     try {
       await this.o.kube.core.deleteNamespacedPersistentVolumeClaim({ name: r.backing_name || r.name, namespace: ws.k8s_namespace });
     } catch (err) {
-      if (!isNotFound(err)) throw unavailable(`deleting drive ${r.name}`, err);
+      if (!isNotFound(err)) throw kubeFailure(`deleting drive ${r.name}`, err);
     }
     this.o.log('gke.drive.deleted', { namespace: ws.k8s_namespace, pvc: r.backing_name || r.name });
   }
@@ -61,7 +63,7 @@ export class GkeStorageProvider implements StorageProvider {
     const name = bucketName(this.o.bucketPrefix, ws, r);
     const bucket = this.o.gcs.bucket(name);
     try {
-      await this.o.gcs.createBucket(name, bucketOptions(ws, r.resource_id, this.o.bucketLocation));
+      await this.o.gcs.createBucket(name, bucketOptions(ws, r.resource_id, this.o.bucketLocation, this.o.installation));
       this.o.log('gke.vault.created', { bucket: name, location: this.o.bucketLocation });
     } catch (err) {
       if (gcsStatus(err) !== 409) throw providerUnavailable(`cannot create bucket ${name}: ${(err as Error).message}`);
@@ -69,7 +71,7 @@ export class GkeStorageProvider implements StorageProvider {
       // bucket from an earlier try, unless its labels say otherwise.
       const [meta] = await bucket.getMetadata().catch(() => [{} as { labels?: Record<string, string> }]);
       const owner = meta.labels?.['onmemos-resource'];
-      if (owner && owner !== bucketOptions(ws, r.resource_id, '').labels['onmemos-resource']) {
+      if (owner && owner !== bucketOptions(ws, r.resource_id, '', this.o.installation).labels['onmemos-resource']) {
         throw conflict(`bucket ${name} already exists and belongs to another vault`);
       }
     }
@@ -99,14 +101,16 @@ export class GkeStorageProvider implements StorageProvider {
 
   private async createDrive(ws: WorkspaceRef, r: { resource_id: string; name: string; size_gb: number }): Promise<{ backing_name: string }> {
     validateDriveSize(r.size_gb, this.o.storageClass, this.o.driveMinGb);
-    const body = pvcManifest(ws, r, this.o.storageClass);
+    const body = pvcManifest(ws, r, this.o.storageClass, this.o.installation);
     try {
       await this.o.kube.core.createNamespacedPersistentVolumeClaim({ namespace: ws.k8s_namespace, body });
       this.o.log('gke.drive.created', { namespace: ws.k8s_namespace, pvc: r.name, storage_class: this.o.storageClass, size_gb: r.size_gb });
     } catch (err) {
       if (isNotFound(err)) throw providerUnavailable(`namespace ${ws.k8s_namespace} does not exist: ensure the workspace identity first (${kubeMessage(err)})`);
-      if (!isConflict(err)) throw unavailable(`creating drive ${r.name}`, err);
-      const have = await this.o.kube.core.readNamespacedPersistentVolumeClaim({ name: r.name, namespace: ws.k8s_namespace });
+      if (!isConflict(err)) throw kubeFailure(`creating drive ${r.name}`, err);
+      const have = await this.o.kube.core
+        .readNamespacedPersistentVolumeClaim({ name: r.name, namespace: ws.k8s_namespace })
+        .catch((e: unknown) => Promise.reject(kubeFailure(`reading drive ${r.name}`, e)));
       if (have.metadata?.labels?.[L_RESOURCE] !== labelValue(r.resource_id)) {
         throw conflict(`a volume claim named ${r.name} already exists in ${ws.k8s_namespace} for another drive`);
       }
