@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
+import { plainText } from './api/errors';
 import { Connection } from './api/connection';
-import { registerConnectionCommands } from './commands/connection';
+import { registerConnectionCommands, setSecret } from './commands/connection';
 import { launchShuttle, registerShuttleCommands } from './commands/shuttles';
 import { registerStorageCommands } from './commands/storage';
 import { DaemonManager } from './daemon/manager';
@@ -42,6 +43,11 @@ export class Container extends Disposable implements Services {
     this._register({ dispose: () => AdminPanel.instance?.dispose() });
   }
 
+  // Stores a passport or admin key given by the caller (the commands only prompt for one).
+  storeSecret(kind: 'passport' | 'adminKey', value: string): Promise<boolean> {
+    return setSecret(this, kind, value);
+  }
+
   openAdmin(): void {
     AdminPanel.show(this);
   }
@@ -54,7 +60,7 @@ export class Container extends Disposable implements Services {
       await this.daemon.ensureRunning();
     } catch (e) {
       this.log.error(`auto-start of the daemon failed: ${e instanceof Error ? e.message : String(e)}`);
-      void vscode.window.showErrorMessage(`OnMemOS could not start its daemon: ${e instanceof Error ? e.message : String(e)}`, 'Show Log')
+      void vscode.window.showErrorMessage(plainText(`OnMemOS could not start its daemon: ${e instanceof Error ? e.message : String(e)}`), 'Show Log')
         .then((b) => b && this.log.show());
     }
     await this.model.refresh();

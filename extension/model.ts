@@ -42,7 +42,9 @@ export class Model extends Disposable {
     const run = async () => {
       const state = (): string => this.connection.state;
       if (state() !== 'ready') {
-        if (state() !== 'connecting') await this.connection.check();
+        // A refused passport is not retried by polling (each try counts as a failed authentication at
+        // the daemon): a new secret, a settings change or Refresh checks again.
+        if (state() !== 'connecting' && state() !== 'badPassport') await this.connection.check();
         if (state() !== 'ready') { this.publish(EMPTY); return; }
       }
       try {

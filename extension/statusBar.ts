@@ -11,6 +11,7 @@ export function statusFor(state: ConnectionState, running: number, url: string):
     case 'noDaemon': return { text: '$(debug-disconnect) OnMemOS: no daemon', tooltip: `No daemon answers at ${url}. Click to start the bundled one.`, command: COMMANDS.startDaemon, warn: true };
     case 'noPassport': return { text: '$(key) OnMemOS: set passport', tooltip: `Daemon at ${url} is up. Click to set your passport.`, command: COMMANDS.setPassport, warn: true };
     case 'badPassport': return { text: '$(key) OnMemOS: passport refused', tooltip: `The daemon at ${url} refused your passport. Click to change it.`, command: COMMANDS.setPassport, warn: true };
+    case 'daemonError': return { text: '$(error) OnMemOS: daemon error', tooltip: `The daemon at ${url} answers but fails requests. Click to see the log.`, command: COMMANDS.showLog, warn: true };
     case 'ready': return {
       text: `$(rocket) OnMemOS${running ? `: ${running}` : ''}`,
       tooltip: `Connected to ${url} — ${running} running shuttle${running === 1 ? '' : 's'}. Click to launch one.`,

@@ -39,3 +39,19 @@ export function validateUrl(value: string): string | undefined {
 export function validateEmail(value: string): string | undefined {
   return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(value.trim()) ? undefined : 'Enter an email address, e.g. ada@example.com.';
 }
+
+// Passports and admin keys are sent in an HTTP header: printable ASCII only. What a paste brings
+// along (spaces, line breaks, zero-width and other invisible characters) is removed; anything
+// else outside printable ASCII is refused rather than sent.
+const INVISIBLE = /[\s\u00ad\u180e\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]/g;
+
+export function cleanKey(value: string): string {
+  return value.replace(INVISIBLE, '');
+}
+
+export function validateKey(value: string): string | undefined {
+  const v = cleanKey(value);
+  if (/[^\x21-\x7e]/.test(v)) return 'A key has only printable ASCII characters (letters, digits, punctuation); check what was pasted.';
+  if (v.length < 8) return 'That is too short to be a key.';
+  return undefined;
+}

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { AdminApi, PublicApi } from './backend';
 import { createAdminApi, createPublicApi } from './client';
-import { isApiError } from './errors';
+import { isApiError, stateAfterHealthy } from './errors';
 import { readSettings, type Settings } from '../config';
 import { Disposable } from '../lifecycle';
 import type { Logger } from '../logger';
@@ -9,7 +9,8 @@ import type { SecretsManager } from '../secrets';
 
 // The extension's view of the daemon: which URLs, which credentials, and whether it answers.
 // The state is mirrored into the `onmemos.state` context key that viewsWelcome reads.
-export type ConnectionState = 'connecting' | 'noDaemon' | 'noPassport' | 'badPassport' | 'ready';
+// daemonError: it answers /health but fails requests (see the log); never a reason to start another.
+export type ConnectionState = 'connecting' | 'noDaemon' | 'noPassport' | 'badPassport' | 'daemonError' | 'ready';
 
 export class Connection extends Disposable {
   private _state: ConnectionState = 'connecting';
@@ -57,13 +58,15 @@ export class Connection extends Disposable {
     try {
       await this._public.health();
       if (!passport) next = 'noPassport';
+      // Stored before keys were checked on input: not sendable as a header, so never sent.
+      else if (/[^\x21-\x7e]/.test(passport)) next = 'badPassport';
       else {
         try {
           await this._public.listWorkspaces();
           next = 'ready';
         } catch (e) {
-          if (isApiError(e) && (e.status === 401 || e.status === 403)) next = 'badPassport';
-          else throw e;
+          next = stateAfterHealthy(e);
+          this.log.warn(`daemon at ${publicUrl} answers but refused or failed a request (${next}): ${e instanceof Error ? e.message : String(e)}`);
         }
       }
     } catch (e) {
@@ -76,7 +79,7 @@ export class Connection extends Disposable {
 
   // Called by the model when a request fails so the state follows reality between polls.
   reportFailure(e: unknown): void {
-    if (isApiError(e) && e.status === 401) this.setState('badPassport');
+    if (isApiError(e) && (e.status === 401 || e.status === 429)) this.setState('badPassport');
     else if (!isApiError(e) || e.status === 0) void this.check();
   }
 

@@ -24,14 +24,27 @@ export function isConnectionError(e: unknown): boolean {
     || (err?.name === 'TypeError' && /fetch failed/i.test(err?.message ?? ''));
 }
 
+// VS Code renders `[label](command:…)` (and http/file targets) in notifications as a clickable link
+// (vs/base/common/linkedText.ts), so text that came from a server (error messages, names) must not
+// carry that syntax: brackets become their fullwidth lookalikes, which the link syntax ignores.
+export function plainText(text: string): string {
+  return text.replace(/\[/g, '\uFF3B').replace(/\]/g, '\uFF3D');
+}
+
 export interface Explained {
   message: string;
   // A follow-up action the notification offers, by command id.
   action?: { title: string; command: string };
 }
 
-// `what` is the action in progress, e.g. "Delete vault “data”".
+// `what` is the action in progress, e.g. "Delete vault “data”". The message is plain text (no links),
+// whatever the server or the names in `what` said.
 export function explainError(what: string, e: unknown): Explained {
+  const ex = explain(what, e);
+  return { ...ex, message: plainText(ex.message) };
+}
+
+function explain(what: string, e: unknown): Explained {
   if (isConnectionError(e)) {
     return {
       message: `${what} failed: the OnMemOS daemon does not answer. Start it or check the onmemos.publicUrl / onmemos.adminUrl settings.`,
@@ -82,4 +95,16 @@ function conflictHint(e: ApiErrorLike): string {
     return `the name is already taken in this workspace (${e.message.replace(/\.$/, '')}). Choose another name.`;
   }
   return `${e.message.replace(/\.$/, '')} (conflict). Refresh and try again.`;
+}
+
+// The daemon answered /health, then a request with the passport failed: which state that is.
+// Never "no daemon" (that offers to start a second daemon on the same home). 401/403 and 429 (the
+// daemon throttles only wrong credentials) mean the passport; a passport the HTTP layer refuses to
+// send (not a valid header value) too; anything else is the daemon failing.
+export function stateAfterHealthy(e: unknown): 'badPassport' | 'daemonError' {
+  if (isApiError(e) && (e.status === 401 || e.status === 403 || e.status === 429)) return 'badPassport';
+  if (isApiError(e) && e.status === 0 && /ByteString|invalid header/i.test(e.message)) return 'badPassport';
+  const text = e instanceof Error ? `${e.message} ${String((e as { cause?: { message?: string } }).cause?.message ?? '')}` : '';
+  if (e instanceof TypeError && /header|ByteString/i.test(text)) return 'badPassport';
+  return 'daemonError';
 }

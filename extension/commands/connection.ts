@@ -2,24 +2,30 @@ import * as vscode from 'vscode';
 import { COMMANDS } from '../commandIds';
 import { redact } from '../logger';
 import type { Services } from '../services';
+import { cleanKey, validateKey } from '../validation';
 import type { Node } from '../views/items';
 import { act, asNode } from './util';
 
-export async function setSecret(s: Services, kind: 'passport' | 'adminKey', value?: unknown): Promise<boolean> {
+// `value` only from inside the extension (the admin forms, the extension's API): the commands ignore
+// their arguments, so a `command:` link in some rendered text cannot plant an attacker's credential.
+export async function setSecret(s: Services, kind: 'passport' | 'adminKey', value?: string): Promise<boolean> {
   const url = kind === 'passport' ? s.connection.settings.publicUrl : s.connection.settings.adminUrl;
   const has = !!(await s.secrets.get(kind, url));
   const label = kind === 'passport' ? 'passport' : 'admin key';
-  const v = typeof value === 'string' ? value : await vscode.window.showInputBox({
+  const v = value !== undefined ? value : await vscode.window.showInputBox({
     title: `${has ? 'Change' : 'Set'} the OnMemOS ${label} for ${url}`,
     prompt: kind === 'passport'
       ? 'Your passport (API key) from your administrator or the admin forms. Kept in VS Code Secret Storage.'
       : 'The daemon\'s admin key (its home\'s admin.key). Kept in VS Code Secret Storage.',
     password: true, ignoreFocusOut: true,
-    validateInput: (x) => (x.trim().length >= 8 ? undefined : 'That is too short to be a key.'),
+    validateInput: validateKey,
   });
   if (!v) return false;
-  await s.secrets.set(kind, url, v);
-  s.log.info(`${label} set for ${url}: ${redact(v.trim())}`);
+  const problem = validateKey(v);
+  if (problem) { void vscode.window.showErrorMessage(`The ${label} was not saved: ${problem}`); return false; }
+  const key = cleanKey(v);
+  await s.secrets.set(kind, url, key);
+  s.log.info(`${label} set for ${url}: ${redact(key)}`);
   const state = await s.connection.check();
   if (kind === 'passport') {
     if (state === 'ready') void vscode.window.showInformationMessage(`Passport saved. Connected to ${url}.`);
@@ -59,9 +65,9 @@ function idOf(node: Node): string {
 export function registerConnectionCommands(s: Services): vscode.Disposable[] {
   return [
     vscode.commands.registerCommand(COMMANDS.refresh, async () => { await s.connection.check(); await s.model.refresh(); }),
-    vscode.commands.registerCommand(COMMANDS.setPassport, (v?: unknown) => setSecret(s, 'passport', v)),
+    vscode.commands.registerCommand(COMMANDS.setPassport, () => setSecret(s, 'passport')),
     vscode.commands.registerCommand(COMMANDS.forgetPassport, (o?: { confirm?: boolean }) => forgetSecret(s, 'passport', o)),
-    vscode.commands.registerCommand(COMMANDS.setAdminKey, (v?: unknown) => setSecret(s, 'adminKey', v)),
+    vscode.commands.registerCommand(COMMANDS.setAdminKey, () => setSecret(s, 'adminKey')),
     vscode.commands.registerCommand(COMMANDS.forgetAdminKey, (o?: { confirm?: boolean }) => forgetSecret(s, 'adminKey', o)),
     vscode.commands.registerCommand(COMMANDS.copyId, async (arg?: unknown) => {
       const node = asNode(arg);

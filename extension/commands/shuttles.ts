@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { plainText } from '../api/errors';
 import type { CreateSessionRequest, ExecuteResult, Session } from '../api/types';
 import { COMMANDS } from '../commandIds';
 import type { Services } from '../services';
@@ -37,7 +38,7 @@ export async function launchShuttle(s: Services, arg?: unknown): Promise<Session
     req.ttl_minutes = ttl;
   }
   const session = await act(s, `Launch a shuttle in “${ws.name}”`, () => cancellableProgress(
-    `Launching a shuttle in ${ws.name}…`, (signal) => s.connection.api.createSession(req, signal)));
+    `Launching a shuttle in ${plainText(ws.name)}…`, (signal) => s.connection.api.createSession(req, signal)));
   if (!session) return undefined;
   s.log.info(`launched shuttle ${session.id} in ${ws.workspace_id} (${session.status})`);
   if (opts.openTerminal !== false) await act(s, 'Open a terminal in the new shuttle', () => s.terminals.openFor(session));
@@ -98,7 +99,7 @@ export async function execute(s: Services, arg?: unknown, commandArg?: string): 
   });
   if (!command) return undefined;
   const out = s.execOutput;
-  return act(s, `Execute “${command}”`, () => cancellableProgress(`Running “${command}”…`, async (signal) => {
+  return act(s, `Execute “${command}”`, () => cancellableProgress(plainText(`Running “${command}”…`), async (signal) => {
     out.show(true);
     out.appendLine(`$ ${command}    [shuttle ${session.id}, ${new Date().toLocaleTimeString()}]`);
     try {
@@ -107,7 +108,7 @@ export async function execute(s: Services, arg?: unknown, commandArg?: string): 
       if (r.stderr) out.append(r.stderr.split('\n').map((l, i, a) => (i === a.length - 1 && !l ? '' : `stderr: ${l}\n`)).join(''));
       out.appendLine(`[exit code ${r.exit_code}${r.timed_out ? ', timed out' : ''}${r.duration_ms != null ? `, ${r.duration_ms} ms` : ''}]`);
       out.appendLine('');
-      if (r.exit_code !== 0) void vscode.window.showWarningMessage(`“${command}” exited with code ${r.exit_code}${r.timed_out ? ' (timed out)' : ''}. See the OnMemOS Exec output.`);
+      if (r.exit_code !== 0) void vscode.window.showWarningMessage(plainText(`“${command}” exited with code ${r.exit_code}${r.timed_out ? ' (timed out)' : ''}. See the OnMemOS Exec output.`));
       return r;
     } catch (e) {
       out.appendLine(`[failed: ${e instanceof Error ? e.message : String(e)}]`);

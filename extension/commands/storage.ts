@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { plainText } from '../api/errors';
 import type { AccessMode, StorageResource } from '../api/types';
 import { COMMANDS } from '../commandIds';
 import type { Services } from '../services';
@@ -32,10 +33,10 @@ export async function createStorage(s: Services, type: 'bucket' | 'filestore', a
   if (!mountPath) return undefined;
   const req = { workspace_id: ws.workspace_id, name: name.trim(), mount_path: mountPath.trim(), access_mode: opts.access_mode, auto_mount: opts.auto_mount };
   const created = await act(s, `Create ${kind.toLowerCase()} “${name}”`, () => vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: `Creating ${kind.toLowerCase()} ${name}…` },
+    { location: vscode.ProgressLocation.Notification, title: plainText(`Creating ${kind.toLowerCase()} ${name}…`) },
     () => (type === 'bucket' ? s.connection.api.createBucket(req) : s.connection.api.createFilestore(req))));
   if (created) {
-    void vscode.window.showInformationMessage(`${kind} “${created.name}” created${created.is_default ? ' (the default of its workspace)' : ''}, mounted at ${created.mount_path} in new shuttles.`);
+    void vscode.window.showInformationMessage(plainText(`${kind} “${created.name}” created${created.is_default ? ' (the default of its workspace)' : ''}, mounted at ${created.mount_path} in new shuttles.`));
   }
   return created;
 }
@@ -76,7 +77,7 @@ export function registerStorageCommands(s: Services): vscode.Disposable[] {
       const r = await pickStorage(s, arg, 'Delete which vault or drive?');
       if (!r) return false;
       if (o?.confirm !== false) {
-        const ok = await vscode.window.showWarningMessage(`Delete ${noun(r)} “${r.name}” and all its data?`,
+        const ok = await vscode.window.showWarningMessage(plainText(`Delete ${noun(r)} “${r.name}” and all its data?`),
           { modal: true, detail: `This cannot be undone. A ${noun(r)} attached to a running shuttle cannot be deleted: terminate that shuttle first.` }, 'Delete');
         if (ok !== 'Delete') return false;
       }

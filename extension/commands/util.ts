@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Session, StorageResource, Workspace } from '../api/types';
-import { explainError } from '../api/errors';
+import { explainError, plainText } from '../api/errors';
 import { COMMANDS } from '../commandIds';
 import type { Services } from '../services';
 import type { Node } from '../views/items';
@@ -18,7 +18,7 @@ export async function act<T>(s: Services, what: string, fn: () => PromiseLike<T>
     s.log.error(`${what}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
     s.connection.reportFailure(e);
     const buttons = ex.action ? [ex.action.title] : [];
-    void vscode.window.showErrorMessage(ex.message, ...buttons).then((b) => {
+    void vscode.window.showErrorMessage(plainText(ex.message), ...buttons).then((b) => {
       if (b && ex.action) void vscode.commands.executeCommand(ex.action.command);
     });
     void s.model.refresh(); // a 404/409 means the views were stale
@@ -35,6 +35,7 @@ export async function ensureReady(s: Services): Promise<boolean> {
     noDaemon: [`No OnMemOS daemon answers at ${s.connection.settings.publicUrl}.`, 'Start Daemon', COMMANDS.startDaemon],
     noPassport: ['Set your passport first: it tells the daemon who you are.', 'Set Passport', COMMANDS.setPassport],
     badPassport: ['The daemon refused your passport (revoked, expired or from another daemon).', 'Change Passport', COMMANDS.setPassport],
+    daemonError: [`The OnMemOS daemon at ${s.connection.settings.publicUrl} answers but fails requests; see the log.`, 'Show Log', COMMANDS.showLog],
   };
   const [message, button, command] = fix[state]!;
   const b = await vscode.window.showWarningMessage(message, button);

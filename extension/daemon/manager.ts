@@ -8,6 +8,7 @@ import type { Connection } from '../api/connection';
 import { Disposable } from '../lifecycle';
 import type { Logger } from '../logger';
 import type { SecretsManager } from '../secrets';
+import { checkDaemonPid, type PidCheck } from './pid';
 import { parseReadyLine, type ReadyLine } from './ready';
 
 // Starts, adopts and stops the daemon bundled with the extension (dist/daemon.js), as a detached
@@ -33,13 +34,19 @@ export class DaemonManager extends Disposable {
   get logPath(): string { return join(this.home, 'daemon.log'); }
   get bundlePath(): string { return join(this.context.extensionPath, 'dist', 'daemon.js'); }
   // The daemon owning the configured home: its lock file names the pid (whoever started it);
-  // else the one this extension started.
+  // else the one this extension started. Either may be stale: check it before signalling (pid.ts).
   get managedPid(): number | undefined {
-    try {
-      const pid = JSON.parse(readFileSync(join(this.home, 'daemon.lock'), 'utf8')).pid;
-      if (typeof pid === 'number' && alive(pid)) return pid;
-    } catch { /* no lock: no daemon on this home */ }
-    return this.context.globalState.get<number>(`${this.pidKey}:${this.home}`);
+    const check = this.checkManaged();
+    return check.ok ? check.pid : undefined;
+  }
+
+  private checkManaged(): PidCheck & { from: string } {
+    let lockPid: unknown;
+    try { lockPid = JSON.parse(readFileSync(join(this.home, 'daemon.lock'), 'utf8')).pid; } catch { /* no lock: no daemon on this home */ }
+    if (lockPid !== undefined) return { ...checkDaemonPid(lockPid, this.home), from: 'daemon.lock' };
+    const saved = this.context.globalState.get<unknown>(`${this.pidKey}:${this.home}`);
+    if (saved !== undefined) return { ...checkDaemonPid(saved, this.home), from: 'the pid this extension saved' };
+    return { ok: false, why: 'no daemon.lock', from: 'nowhere' };
   }
 
   // When nothing answers and autoStart is on, start the bundled daemon (once per activation attempt).
@@ -117,17 +124,24 @@ export class DaemonManager extends Disposable {
     return true;
   }
 
+  // false = no daemon owns this home here. Throws (and signals nothing) when the pid on record is
+  // not this home's daemon: a stale pid reused by another process, or a damaged lock.
   async stop(): Promise<boolean> {
-    const pid = this.managedPid;
-    if (!pid || !alive(pid)) {
+    const check = this.checkManaged();
+    if (!check.ok) {
       await this.forgetPid();
-      return false;
+      if (check.from === 'nowhere') return false;
+      this.log.warn(`not stopping: the pid from ${check.from} fails the check (${check.why})`);
+      if (check.gone) return false;
+      throw new Error(`nothing was signalled: ${check.why} (pid from ${check.from === 'daemon.lock' ? join(this.home, 'daemon.lock') : check.from})`);
     }
+    const pid = check.pid;
     this.log.info(`stopping daemon pid ${pid} (SIGTERM)`);
     process.kill(pid, 'SIGTERM');
     const deadline = Date.now() + 10_000;
-    while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    if (alive(pid)) { this.log.warn(`daemon pid ${pid} ignored SIGTERM for 10 s; sending SIGKILL`); process.kill(pid, 'SIGKILL'); }
+    const ours = () => checkDaemonPid(pid, this.home).ok;
+    while (ours() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (ours()) { this.log.warn(`daemon pid ${pid} ignored SIGTERM for 10 s; sending SIGKILL`); process.kill(pid, 'SIGKILL'); }
     await this.forgetPid();
     await this.connection.check();
     return true;
@@ -150,8 +164,7 @@ export class DaemonManager extends Disposable {
   }
 
   private async updateManagedContext(): Promise<void> {
-    const pid = this.managedPid;
-    await vscode.commands.executeCommand('setContext', 'onmemos.daemonManaged', !!pid && alive(pid));
+    await vscode.commands.executeCommand('setContext', 'onmemos.daemonManaged', this.managedPid !== undefined);
   }
 }
 
@@ -170,10 +183,6 @@ function findOnPath(name: string): string | undefined {
     try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
   }
   return undefined;
-}
-
-function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch { return false; }
 }
 
 function lastLines(text: string, n: number): string {

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { setSecret } from '../commands/connection';
 import { randomBytes } from 'node:crypto';
 import { isApiError } from '../api/errors';
 import { COMMANDS } from '../commandIds';
@@ -85,7 +86,12 @@ export class AdminPanel extends Disposable {
   private async onMessage(raw: unknown): Promise<void> {
     const msg = parseFromWebview(raw);
     if (!msg) { this.s.log.warn(`admin webview: ignored a malformed message`); return; }
-    if (msg.type === 'ready') { await this.s.daemon.adoptAdminKey(); await this.sendInit(true); return; }
+    if (msg.type === 'ready') {
+      // An unreadable admin.key (EACCES, a directory…) must not keep the forms from starting.
+      try { await this.s.daemon.adoptAdminKey(); } catch (e) { this.s.log.warn(`could not adopt the home's admin key: ${e instanceof Error ? e.message : String(e)}`); }
+      await this.sendInit(true);
+      return;
+    }
     try {
       const result = await this.handle(msg);
       this.post({ type: 'response', requestId: msg.requestId, ok: true, result });
@@ -111,7 +117,7 @@ export class AdminPanel extends Disposable {
         case 'passports.create': return admin.createPassport(p as never);
         case 'passports.delete': await admin.deletePassport(p.passport_id as string); return { deleted: true };
         case 'passports.use': {
-          await vscode.commands.executeCommand(COMMANDS.setPassport, p.passport as string);
+          await setSecret(this.s, 'passport', p.passport as string);
           return { state: this.s.connection.state };
         }
         case 'credits.add': return admin.addCredits(p as never);

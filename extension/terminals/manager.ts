@@ -29,6 +29,9 @@ export class TerminalManager extends Disposable {
       this.open.delete(t);
       void this.save();
     }));
+    // A changed or forgotten passport must not stay in use: close the terminals opened with the old
+    // one (their socket would reconnect with it) and forget their shells (no reattach on reload).
+    this._register(secrets.onDidChange((kind) => { if (kind === 'passport') void this.closeStale(); }));
     this._register(vscode.window.registerTerminalProfileProvider(TERMINAL_PROFILE_ID, {
       provideTerminalProfile: async () => {
         const session = await pickOrLaunch();
@@ -88,6 +91,25 @@ export class TerminalManager extends Disposable {
       }
     }
     await this.save();
+  }
+
+  async closeStale(): Promise<number> {
+    const current = new Map<string, string | undefined>();
+    let closed = 0;
+    for (const [t, pty] of [...this.open]) {
+      if (!current.has(pty.publicUrl)) current.set(pty.publicUrl, await this.secrets.get('passport', pty.publicUrl));
+      if (pty.usesPassport(current.get(pty.publicUrl))) continue;
+      this.log.info(`closing terminal ${t.name}: the passport it used was changed or forgotten`);
+      this.open.delete(t);
+      pty.close();
+      t.dispose();
+      closed++;
+    }
+    const saved = this.context.workspaceState.get<SavedShell[]>(STATE_KEY, []);
+    // Only the shells of terminals still open (with a passport still stored) are worth reattaching.
+    const keep = saved.filter((s) => [...this.open.values()].some((p) => p.id === s.shellId && p.publicUrl === s.publicUrl));
+    if (closed || keep.length !== saved.length) await this.context.workspaceState.update(STATE_KEY, keep);
+    return closed;
   }
 
   private async save(): Promise<void> {

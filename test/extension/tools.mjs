@@ -97,6 +97,11 @@ export function writeUserSettings(userDataDir, settings) {
     'git.openRepositoryInParentFolders': 'never',
     ...settings,
   }, null, 2));
+  // Machine-scoped settings (onmemos.adminUrl, onmemos.daemon.*) of an extension running on the
+  // server side (code-server, a remote) are read from the machine's settings, not the user's.
+  const machine = join(userDataDir, 'Machine');
+  mkdirSync(machine, { recursive: true });
+  writeFileSync(join(machine, 'settings.json'), JSON.stringify(settings, null, 2));
 }
 
 // code-server on Node 24, configuration and data kept inside `dir` (never the user's home).

@@ -49,3 +49,13 @@ test('lazy activation, the bundle as main, a terminal profile', () => {
   assert.ok(!(pkg.activationEvents ?? []).includes('*'), 'activates on startup');
   assert.deepEqual(contributes.terminal.profiles.map((p: { id: string; title: string }) => [p.id, p.title]), [[TERMINAL_PROFILE_ID, 'OnMemOS Shuttle']]);
 });
+
+test('settings that choose what runs or where the admin key goes are machine-scoped (a workspace cannot set them)', () => {
+  const props = contributes.configuration.properties;
+  for (const k of ['onmemos.daemon.runtimePath', 'onmemos.daemon.home', 'onmemos.adminUrl']) assert.equal(props[k].scope, 'machine', k);
+});
+
+test('every connection state has welcome content in the workspaces view', () => {
+  const whens = contributes.viewsWelcome.filter((w: { view: string }) => w.view === VIEW_IDS.workspaces).map((w: { when: string }) => w.when).join(' | ');
+  for (const state of ['connecting', 'noDaemon', 'noPassport', 'badPassport', 'daemonError', 'ready']) assert.match(whens, new RegExp(`onmemos\\.state == ${state}\\b`), state);
+});

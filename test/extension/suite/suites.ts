@@ -2,3 +2,5 @@
 import './commands.test';
 import './workflow.test';
 import './secrets.test';
+import './shellPty.test';
+import './daemon.test';

@@ -43,13 +43,13 @@ describe('workflow against a real daemon', function () {
   });
 
   it('keeps the passport in SecretStorage, keyed by the daemon URL, never in settings', async () => {
-    assert.equal(await vscode.commands.executeCommand('onmemos.passport.set', passport), true);
+    assert.equal(await api.container.storeSecret('passport', passport), true);
     assert.equal(await api.container.context.secrets.get(secretKey('passport', env.publicUrl)), passport);
     assert.equal(api.container.connection.state, 'ready');
     const settings = JSON.stringify(vscode.workspace.getConfiguration('onmemos'));
     assert.ok(!settings.includes(passport), 'the passport leaked into settings');
     // The admin key arrives the same way (the admin forms use it).
-    assert.equal(await vscode.commands.executeCommand('onmemos.adminKey.set', env.adminKey), true);
+    assert.equal(await api.container.storeSecret('adminKey', env.adminKey), true);
     assert.equal(await api.container.context.secrets.get(secretKey('adminKey', env.adminUrl)), env.adminKey);
   });
 
