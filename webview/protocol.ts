@@ -47,8 +47,22 @@ export function parseFromWebview(v: unknown): FromWebview | undefined {
   if (typeof v.method !== 'string' || !(METHODS as readonly string[]).includes(v.method)) return undefined;
   const params = v.params ?? {};
   if (!isObject(params) || !paramsValid(v.method as Method, params)) return undefined;
-  return { type: 'request', requestId: v.requestId, method: v.method as Method, params: params as never };
+  // Only the fields checked go on: anything else a webview adds (permissions, expires_at, a
+  // workspace_id...) never reaches the admin API.
+  const fields = PARAM_FIELDS[v.method as Method];
+  const checked = Object.fromEntries(fields.filter((k) => params[k] !== undefined).map((k) => [k, params[k]]));
+  return { type: 'request', requestId: v.requestId, method: v.method as Method, params: checked as never };
 }
+
+/** Each method's params, by name: what paramsValid checks, and all that parseFromWebview passes on. */
+const PARAM_FIELDS: { readonly [M in Method]: ReadonlyArray<keyof AdminMethods[M]['params'] & string> } = {
+  'users.list': [], 'adminKey.set': [],
+  'users.create': ['email', 'name', 'user_type'], 'users.delete': ['user_id'],
+  'passports.list': ['user_id'], 'passports.create': ['user_id', 'name'], 'passports.delete': ['passport_id'], 'passports.use': ['passport'],
+  'credits.add': ['user_id', 'amount', 'description'],
+  'workspaces.list': ['user_id'], 'workspaces.create': ['user_id', 'name', 'description'],
+  'clipboard.copy': ['text'],
+};
 
 const str = (v: unknown, required = true) => (v === undefined ? !required : typeof v === 'string' && (!required || v.length > 0));
 

@@ -26,6 +26,16 @@ test('webview messages: ready, well-formed requests pass; anything else is dropp
   for (const m of bad) assert.equal(parseFromWebview(m), undefined, JSON.stringify(m));
 });
 
+test('only the checked params go on: extra keys from a webview never reach the admin API', () => {
+  const r = parseFromWebview({ type: 'request', requestId: 3, method: 'passports.create',
+    params: { user_id: 'u', name: 'laptop', permissions: ['admin'], expires_at: '2099-01-01T00:00:00Z' } });
+  assert.deepEqual(r, { type: 'request', requestId: 3, method: 'passports.create', params: { user_id: 'u', name: 'laptop' } });
+  const w = parseFromWebview({ type: 'request', requestId: 4, method: 'workspaces.create', params: { user_id: 'u', name: 'dev', workspace_id: 'ws-theirs', resource_package: 'huge' } });
+  assert.deepEqual(w && w.type === 'request' ? w.params : undefined, { user_id: 'u', name: 'dev' });
+  const l = parseFromWebview({ type: 'request', requestId: 5, method: 'users.list', params: { anything: 1 } });
+  assert.deepEqual(l && l.type === 'request' ? l.params : undefined, {});
+});
+
 test('every method has a params check (an unknown one would be rejected)', () => {
   for (const m of METHODS) {
     const r = parseFromWebview({ type: 'request', requestId: 1, method: m, params: {} });
