@@ -50,5 +50,37 @@ export function assertOwnerActive(store: Store, user_id: string, workspace_id?: 
   if (w.deleting_at) throw conflict(`workspace ${workspace_id} is being deleted; use another workspace`);
 }
 
+/**
+ * Delete a user or a workspace, claiming it first: one write checks that it has no live shuttles
+ * (409) and marks it deleting (`deleting_at`), so nothing can be added to it from then on (each add
+ * checks in its own write, assertOwnerActive) while `work` removes what it owns. If `work` fails the
+ * mark is taken back. A row already marked (a delete that failed to finish) is deleted again.
+ * Returns the row; the caller's last write removes it.
+ */
+export async function claimForDelete<T extends 'users' | 'workspaces'>(
+  ctx: ServiceContext, table: T, what: 'user' | 'workspace', id: string, work: (row: RowOf<T>) => Promise<void>,
+): Promise<RowOf<T>> {
+  const { store } = ctx;
+  const key = `${what}_id` as const;
+  const row = await store.write((d, tx) => {
+    const r = store.get(table, id);
+    if (!r) throw notFound(what);
+    const live = d.sessions.filter((s) => s[key] === id && isLive(s));
+    if (live.length) throw conflict(`${what} has ${live.length} live shuttle(s); terminate them first`, { session_ids: live.map((s) => s.session_id) });
+    if (!r.deleting_at) { r.deleting_at = now(); tx.put(table, r); }
+    return r;
+  });
+  try {
+    await work(row);
+  } catch (e) {
+    await store.write((_d, tx) => {
+      const r = store.get(table, id);
+      if (r?.deleting_at) { delete r.deleting_at; tx.put(table, r); }
+    }).catch((err: unknown) => ctx.log.warn(`a ${what} whose delete failed is still marked deleting`, { [key]: id, error: String(err) }));
+    throw e;
+  }
+  return row;
+}
+
 export const now = () => new Date().toISOString();
 export const newId = (prefix: string, bytes = 6) => `${prefix}${randomBytes(bytes).toString('hex')}`;

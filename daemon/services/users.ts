@@ -1,9 +1,9 @@
 // Users and their passports. Creating a user is idempotent by email (the seed's behaviour).
 import type { PassportRow, UserRow } from '../store';
-import { badRequest, conflict, notFound, unauthorized } from '../errors';
+import { badRequest, notFound, unauthorized } from '../errors';
 import { newPassportSecret, sha256, PASSPORT_PREFIX } from '../auth/keys';
 import { applyCredit, SIGNUP_GRANT } from './billing';
-import { isLive, newId, now, type ServiceContext } from './context';
+import { claimForDelete, newId, now, type ServiceContext } from './context';
 
 export type PassportState = 'active' | 'revoked' | 'expired';
 
@@ -50,30 +50,10 @@ export function users(ctx: ServiceContext) {
         return u;
       });
     },
-    /**
-     * Delete a user with everything they own. Refused (409) while they have live shuttles. Claim
-     * first: one write checks that and marks the user deleting, so no launch, workspace, vault or
-     * drive can be added from then on (each checks in its own write, assertOwnerActive); only then
-     * does their storage go. If that fails, the mark is taken back. Deleting a user already marked
-     * (a delete that failed to finish) runs the delete again.
-     */
+    /** Delete a user with everything they own (claimForDelete: refused while they have live shuttles). */
     async remove(user_id: string, deleteStorage: (resourceIds: string[]) => Promise<void>) {
-      await store.write((d, tx) => {
-        const u = store.get('users', user_id);
-        if (!u) throw notFound('user');
-        const live = d.sessions.filter((s) => s.user_id === user_id && isLive(s));
-        if (live.length) throw conflict(`user has ${live.length} live shuttle(s); terminate them first`, { session_ids: live.map((s) => s.session_id) });
-        if (!u.deleting_at) { u.deleting_at = now(); tx.put('users', u); }
-      });
-      try {
-        await deleteStorage(store.data.storage_resources.filter((r) => r.user_id === user_id).map((r) => r.resource_id));
-      } catch (e) {
-        await store.write((_d, tx) => {
-          const u = store.get('users', user_id);
-          if (u?.deleting_at) { delete u.deleting_at; tx.put('users', u); }
-        }).catch((err: unknown) => ctx.log.warn('a user whose delete failed is still marked deleting', { user_id, error: String(err) }));
-        throw e;
-      }
+      await claimForDelete(ctx, 'users', 'user', user_id,
+        () => deleteStorage(store.data.storage_resources.filter((r) => r.user_id === user_id).map((r) => r.resource_id)));
       await store.write((d, tx) => {
         if (!store.get('users', user_id)) return; // another delete of this user finished first
         tx.del('users', user_id);

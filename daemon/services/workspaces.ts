@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import type { WorkspaceRow } from '../store';
 import type { WorkspaceRef } from '../providers/types';
 import { conflict, notFound } from '../errors';
-import { assertOwnerActive, isLive, newId, now, ownedRow, type ServiceContext } from './context';
+import { assertOwnerActive, claimForDelete, newId, now, ownedRow, type ServiceContext } from './context';
 
 export const KSA_NAME = 'onmemos-shuttle';
 
@@ -63,31 +63,12 @@ export function workspaces(ctx: ServiceContext) {
         throw e;
       }
     },
-    /**
-     * Delete a workspace with its vaults and drives. Refused (409) while it has live shuttles.
-     * Claim first, as a user's delete does: one write checks that and marks the workspace
-     * deleting (no launch, vault or drive can be added from then on); only then does its storage
-     * go. If that fails, the mark is taken back.
-     */
+    /** Delete a workspace with its vaults and drives (claimForDelete: refused while it has live shuttles). */
     async remove(id: string, deleteStorage: (resourceIds: string[]) => Promise<void>) {
-      const w = await store.write((d, tx) => {
-        const row = store.get('workspaces', id);
-        if (!row) throw notFound('workspace');
-        const live = d.sessions.filter((s) => s.workspace_id === id && isLive(s));
-        if (live.length) throw conflict(`workspace has ${live.length} live shuttle(s); terminate them first`, { session_ids: live.map((s) => s.session_id) });
-        if (!row.deleting_at) { row.deleting_at = now(); tx.put('workspaces', row); }
-        return row;
-      });
-      try {
+      await claimForDelete(ctx, 'workspaces', 'workspace', id, async (w) => {
         await deleteStorage(store.data.storage_resources.filter((r) => r.workspace_id === id).map((r) => r.resource_id));
         await ctx.storage.deleteWorkspace(workspaceRef(w));
-      } catch (e) {
-        await store.write((_d, tx) => {
-          const row = store.get('workspaces', id);
-          if (row?.deleting_at) { delete row.deleting_at; tx.put('workspaces', row); }
-        }).catch((err: unknown) => ctx.log.warn('a workspace whose delete failed is still marked deleting', { workspace_id: id, error: String(err) }));
-        throw e;
-      }
+      });
       await store.write((_d, tx) => { if (store.get('workspaces', id)) tx.del('workspaces', id); });
     },
     async ensureIdentity(id: string, options: { project?: string; region?: string; cluster?: string; bucket?: string }) {

@@ -232,8 +232,9 @@ export class Sandbox {
   enter(cwd: string, argv: string[], env: Record<string, string>): Required<Pick<Command, 'file' | 'args' | 'entry'>> {
     const { nsenter, setpriv } = this.cfg.tools;
     const userns = this.cfg.mode === 'unshare' || this.cfg.userns;
-    const block = Object.entries(env).map(([k, v]) => `${k}=${v}\0`).join('');
-    if (Object.entries(env).some(([k, v]) => k.includes('=') || `${k}${v}`.includes('\0'))) throw new Error('an env name or value cannot hold NUL, nor a name "="');
+    const vars = Object.entries(env);
+    if (vars.some(([k, v]) => k.includes('=') || `${k}${v}`.includes('\0'))) throw new Error('an env name or value cannot hold NUL, nor a name "="');
+    const block = vars.map(([k, v]) => `${k}=${v}\0`).join('');
     return {
       file: nsenter,
       args: ['-t', String(this.initPid), ...(userns ? ['-U', '--preserve-credentials'] : []), '-m', '-p', '-u', '-i',
